@@ -1,0 +1,198 @@
+"""The Hearth bot class: receives its dependencies, loads every extension, runs the ticker."""
+
+from __future__ import annotations
+
+import logging
+import pkgutil
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import discord
+import yarl
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from discord import app_commands
+from discord.ext import commands
+
+import cogs
+from cogs._errors import HearthTree, NotModeratorError
+from models import Database
+from services import guilds
+from services.scheduling import ActionRegistry, ActionTicker, utcnow
+from services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+
+
+def hearth_intents() -> discord.Intents:
+    """What Hearth listens to. Not message content (we count, never read) nor presences."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.members = True  # privileged: joins, leaves, screening
+    intents.guild_messages = True
+    intents.guild_reactions = True
+    intents.voice_states = True
+    intents.guild_scheduled_events = True
+    intents.invites = True
+    intents.dm_messages = True
+    return intents
+
+
+# What the README's invite URL asks for, and why (each is explained there).
+REQUIRED_PERMISSIONS = discord.Permissions(
+    manage_roles=True,
+    manage_guild=True,
+    view_channel=True,
+    send_messages=True,
+    embed_links=True,
+    attach_files=True,
+    add_reactions=True,
+    read_message_history=True,
+    manage_events=True,
+)
+
+
+def redirect_discord(api_base: str | None, gateway_url: str | None) -> Callable[[], None]:
+    """Point discord.py at a Discord-compatible server (the sandbox, a self-hosted one).
+
+    These are class attributes, not public API (discord.py is pinned to 2.7.x, and a guard test
+    fails if they move). Returns a function that restores the previous values.
+    """
+    from discord.gateway import DiscordWebSocket
+    from discord.http import Route
+
+    old_base, old_gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    if api_base:
+        Route.BASE = api_base.rstrip("/")
+    if gateway_url:
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+    def restore() -> None:
+        Route.BASE = old_base
+        DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
+
+    return restore
+
+
+def discover_extensions() -> list[str]:
+    """Every module or package under cogs/ not starting with ``_``."""
+    return sorted(
+        f"cogs.{m.name}" for m in pkgutil.iter_modules(cogs.__path__) if not m.name.startswith("_")
+    )
+
+
+class Hearth(commands.Bot):
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        actions: ActionRegistry,
+        ticker: ActionTicker,
+        clock: Callable[[], datetime] = utcnow,
+        extensions: list[str] | None = None,
+    ) -> None:
+        shard: dict[str, Any] = {}
+        if settings.shard_count is not None:
+            shard = {"shard_count": settings.shard_count}
+            if settings.shard_ids:
+                shard["shard_id"] = settings.shard_ids[0]
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=hearth_intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=HearthTree,
+            **shard,
+        )
+        self.settings = settings
+        self.db = db
+        self.actions = actions
+        self.ticker = ticker
+        self.clock = clock
+        self.extensions_to_load = extensions if extensions is not None else discover_extensions()
+        self.started_monotonic = time.monotonic()
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+
+    async def setup_hook(self) -> None:
+        for extension in self.extensions_to_load:
+            await self.load_extension(extension)
+        self.scheduler.add_job(
+            self._tick,
+            "interval",
+            seconds=self.settings.scheduler_tick_seconds,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+            id="hearth-ticker",
+        )
+        self.scheduler.start()
+        if self.settings.dev_guild_id:
+            guild = discord.Object(self.settings.dev_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to development guild %s", len(synced), guild.id)
+
+    async def _tick(self) -> None:
+        # Handlers talk to Discord: wait for the gateway before running anything.
+        if self.is_ready():
+            await self.ticker.tick()
+
+    async def on_ready(self) -> None:
+        log.info(
+            "connected as %s (%s) to %d guild(s)",
+            self.user,
+            self.user and self.user.id,
+            len(self.guilds),
+        )
+        for guild in self.guilds:
+            await self.remember_guild(guild)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self.remember_guild(guild)
+
+    async def remember_guild(self, guild: discord.Guild) -> None:
+        async with self.db.writing() as session:
+            await guilds.ensure_guild(session, guild_id=guild.id, name=guild.name, now=self.clock())
+
+    async def close(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.ticker.close()
+        await super().close()
+
+    async def is_moderator(self, member: discord.Member) -> bool:
+        """Manage Server (or admin), or the server's configured moderator role.
+
+        Checked at run time on every moderator command: default_permissions is only a hint
+        that server admins can override.
+        """
+        perms = member.guild_permissions
+        if perms.administrator or perms.manage_guild:
+            return True
+        async with self.db.reading() as session:
+            settings = await guilds.get_guild_settings(session, member.guild.id)
+        return settings.moderator_role_id is not None and any(
+            role.id == settings.moderator_role_id for role in member.roles
+        )
+
+
+def moderator_only() -> Callable[[Any], Any]:
+    """An app-command check: only moderators (see :meth:`Hearth.is_moderator`)."""
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        if interaction.guild is None or not isinstance(interaction.user, discord.Member):
+            raise app_commands.NoPrivateMessage()
+        client = interaction.client
+        assert isinstance(client, Hearth)
+        if await client.is_moderator(interaction.user):
+            return True
+        raise NotModeratorError(
+            "Only moderators can use this: it needs the Manage Server permission or the "
+            "server's moderator role."
+        )
+
+    return app_commands.check(predicate)

@@ -1,0 +1,109 @@
+"""/hearth about and /hearth health: proof that the wiring works, end to end."""
+
+from __future__ import annotations
+
+import time
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+from sqlalchemy import text
+
+from cogs._bot import VERSION, Hearth, moderator_only
+from services.scheduling import scheduler_health
+
+
+def _human(seconds: float) -> str:
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days}d"] if days else []
+    parts += [f"{hours}h"] if hours or days else []
+    parts += [f"{minutes}m", f"{secs}s"] if not days else [f"{minutes}m"]
+    return " ".join(parts)
+
+
+class HearthCog(commands.Cog):
+    hearth = app_commands.Group(name="hearth", description="About Hearth itself")
+
+    def __init__(self, bot: Hearth) -> None:
+        self.bot = bot
+
+    @hearth.command(name="about", description="What Hearth is, and how it is running")
+    async def about(self, interaction: discord.Interaction) -> None:
+        latency = self.bot.latency
+        embed = discord.Embed(
+            title="Hearth",
+            description=(
+                "A host for small, high-trust communities: onboarding, tiers, polls, events, "
+                "a showcase, and a weekly digest of how the community is really doing."
+            ),
+            colour=discord.Colour.orange(),
+        )
+        embed.add_field(name="Version", value=VERSION)
+        embed.add_field(name="Uptime", value=_human(time.monotonic() - self.bot.started_monotonic))
+        embed.add_field(name="Database", value=self.bot.db.backend)
+        embed.add_field(
+            name="Gateway latency",
+            value="measuring…"
+            if latency != latency or latency == float("inf")
+            else f"{latency * 1000:.0f} ms",
+        )
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @hearth.command(name="health", description="Moderators: is Hearth healthy?")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @moderator_only()
+    async def health(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        now = self.bot.clock()
+        started = time.perf_counter()
+        try:
+            async with self.bot.db.reading() as session:
+                await session.execute(text("SELECT 1"))
+                stats = await scheduler_health(session, now=now)
+            took_ms = (time.perf_counter() - started) * 1000
+            db_line = f"✅ reachable ({self.bot.db.backend}, {took_ms:.0f} ms)"
+        except Exception as exc:  # health must report a broken database, not crash on it
+            stats = None
+            db_line = f"❌ unreachable: {type(exc).__name__}"
+        ticker = self.bot.ticker
+        if ticker.last_tick_at is None:
+            tick_line = "⚠️ not ticked yet"
+        else:
+            ago = (now - ticker.last_tick_at).total_seconds()
+            stale = ago > max(30.0, self.bot.settings.scheduler_tick_seconds * 5)
+            tick_line = (
+                f"{'⚠️' if stale else '✅'} {discord.utils.format_dt(ticker.last_tick_at, 'R')}"
+            )
+            if ticker.last_tick_error:
+                tick_line += f" (last error: {ticker.last_tick_error[:100]})"
+        embed = discord.Embed(title="Hearth health", colour=discord.Colour.green())
+        embed.add_field(name="Database", value=db_line, inline=False)
+        embed.add_field(name="Scheduler", value=tick_line, inline=False)
+        if stats is not None:
+            overdue = f" · ⚠️ {stats.overdue} overdue" if stats.overdue else ""
+            embed.add_field(
+                name="Scheduled actions",
+                value=(
+                    f"{stats.pending} pending{overdue} · {stats.running} running · "
+                    f"{stats.failed} failed"
+                ),
+                inline=False,
+            )
+            if stats.failed or stats.overdue:
+                embed.colour = discord.Colour.gold()
+        else:
+            embed.colour = discord.Colour.red()
+        embed.set_footer(
+            text=f"Gateway latency {self.bot.latency * 1000:.0f} ms"
+            if self.bot.latency == self.bot.latency
+            else "Gateway latency unknown"
+        )
+        await interaction.followup.send(embed=embed, ephemeral=True)
+
+
+async def setup(bot: Hearth) -> None:
+    await bot.add_cog(HearthCog(bot))

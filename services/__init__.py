@@ -1,0 +1,1 @@
+"""Hearth's domain: use cases as plain async functions. Never imports discord."""
