@@ -22,13 +22,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import discord
 
 from cogs._bot import Hearth, redirect_discord
 from models import Database, create_engine, normalize_url
 from models.migrate import upgrade
-from services.scheduling import ActionRegistry, ActionTicker
+from services.activity import ActivityRecorder
+from services.scheduling import ActionRegistry, ActionTicker, utcnow
 from services.settings import Settings, SettingsError
 
 log = logging.getLogger("hearth")
@@ -100,10 +102,17 @@ def worker_id(settings: Settings) -> str:
 
 
 @asynccontextmanager
-async def open_hearth(settings: Settings) -> AsyncIterator[Hearth]:
+async def open_hearth(
+    settings: Settings,
+    *,
+    client_options: dict[str, Any] | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> AsyncIterator[Hearth]:
     """Build Hearth and everything it needs; tear it all down on exit.
 
     Tests, the demo and ``run`` all go through here, so what is tested is what runs.
+    ``client_options`` reach discord.py's Client (tests shorten ``guild_ready_timeout``);
+    ``clock`` is the one source of "now" for the bot, the ticker and the recorder (tests move it).
     """
     restore = redirect_discord(settings.discord_api_base, settings.discord_gateway_url)
     db = Database.from_engine(create_engine(settings.database_url))
@@ -115,12 +124,27 @@ async def open_hearth(settings: Settings) -> AsyncIterator[Hearth]:
             db,
             actions,
             worker_id=worker_id(settings),
+            clock=clock,
             shard_count=settings.shard_count,
             shard_ids=settings.shard_ids,
         )
-        bot = Hearth(settings=settings, db=db, actions=actions, ticker=ticker)
-        async with bot:
-            yield bot
+        recorder = ActivityRecorder(db, clock=clock)
+        bot = Hearth(
+            settings=settings,
+            db=db,
+            actions=actions,
+            ticker=ticker,
+            recorder=recorder,
+            clock=clock,
+            client_options=client_options,
+        )
+        try:
+            async with bot:
+                yield bot
+        finally:
+            # Client.__aexit__ skips close() once the gateway is closed; ours must still finish
+            # (the recorder's final flush) before the engine goes.
+            await bot.close()
     finally:
         await db.dispose()
         restore()

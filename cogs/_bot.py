@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import pkgutil
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import discord
-import yarl
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from discord import app_commands
 from discord.ext import commands
@@ -19,6 +19,7 @@ import cogs
 from cogs._errors import HearthTree, NotModeratorError
 from models import Database
 from services import guilds
+from services.activity import ActivityRecorder
 from services.scheduling import ActionRegistry, ActionTicker, utcnow
 from services.settings import Settings
 
@@ -58,23 +59,15 @@ REQUIRED_PERMISSIONS = discord.Permissions(
 def redirect_discord(api_base: str | None, gateway_url: str | None) -> Callable[[], None]:
     """Point discord.py at a Discord-compatible server (the sandbox, a self-hosted one).
 
-    These are class attributes, not public API (discord.py is pinned to 2.7.x, and a guard test
-    fails if they move). Returns a function that restores the previous values.
+    discord.py has no public setting for this; the one function that touches its class
+    attributes (with a guard that fails loudly if a discord.py upgrade moves them) lives in
+    sandbox.testing. Against Discord itself nothing is touched. Returns a restore function.
     """
-    from discord.gateway import DiscordWebSocket
-    from discord.http import Route
+    if not api_base or not gateway_url:
+        return lambda: None
+    from sandbox.testing import redirect_discord as redirect
 
-    old_base, old_gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
-    if api_base:
-        Route.BASE = api_base.rstrip("/")
-    if gateway_url:
-        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
-
-    def restore() -> None:
-        Route.BASE = old_base
-        DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
-
-    return restore
+    return redirect(api_base.rstrip("/"), gateway_url)
 
 
 def discover_extensions() -> list[str]:
@@ -92,8 +85,10 @@ class Hearth(commands.Bot):
         db: Database,
         actions: ActionRegistry,
         ticker: ActionTicker,
+        recorder: ActivityRecorder,
         clock: Callable[[], datetime] = utcnow,
         extensions: list[str] | None = None,
+        client_options: dict[str, Any] | None = None,
     ) -> None:
         shard: dict[str, Any] = {}
         if settings.shard_count is not None:
@@ -107,17 +102,24 @@ class Hearth(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=HearthTree,
             **shard,
+            **(client_options or {}),
         )
         self.settings = settings
         self.db = db
         self.actions = actions
         self.ticker = ticker
+        self.recorder = recorder
         self.clock = clock
+        # Run after the gateway closes and before the recorder's final flush (e.g. the
+        # activity cog ends open voice sessions here).
+        self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._closing: asyncio.Future[None] | None = None
         self.extensions_to_load = extensions if extensions is not None else discover_extensions()
         self.started_monotonic = time.monotonic()
         self.scheduler = AsyncIOScheduler(timezone=UTC)
 
     async def setup_hook(self) -> None:
+        await self.recorder.start()
         for extension in self.extensions_to_load:
             await self.load_extension(extension)
         self.scheduler.add_job(
@@ -148,8 +150,6 @@ class Hearth(commands.Bot):
             self.user and self.user.id,
             len(self.guilds),
         )
-        for guild in self.guilds:
-            await self.remember_guild(guild)
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         await self.remember_guild(guild)
@@ -159,10 +159,26 @@ class Hearth(commands.Bot):
             await guilds.ensure_guild(session, guild_id=guild.id, name=guild.name, now=self.clock())
 
     async def close(self) -> None:
+        """Shut down in order, once: every caller (SIGTERM, ``async with``) waits for the end.
+
+        Stop claiming work, let running handlers finish, close the gateway (no more events),
+        run shutdown hooks (open voice sessions become records), then flush the recorder.
+        """
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close_in_order())
+        await asyncio.shield(self._closing)
+
+    async def _close_in_order(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.ticker.close()
         await super().close()
+        for hook in self.shutdown_hooks:
+            try:
+                await hook()
+            except Exception:
+                log.exception("shutdown hook %r failed", hook)
+        await self.recorder.close()
 
     async def is_moderator(self, member: discord.Member) -> bool:
         """Manage Server (or admin), or the server's configured moderator role.

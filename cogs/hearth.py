@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from zoneinfo import ZoneInfo, available_timezones
 
 import discord
 from discord import app_commands
@@ -10,6 +12,7 @@ from discord.ext import commands
 from sqlalchemy import text
 
 from cogs._bot import VERSION, Hearth, moderator_only
+from services import guilds
 from services.scheduling import scheduler_health
 
 
@@ -103,6 +106,49 @@ class HearthCog(commands.Cog):
             else "Gateway latency unknown"
         )
         await interaction.followup.send(embed=embed, ephemeral=True)
+
+    @hearth.command(name="timezone", description="Moderators: the server's time zone")
+    @app_commands.describe(zone="An IANA time zone, like Europe/Berlin or America/New_York")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @moderator_only()
+    async def timezone(self, interaction: discord.Interaction, zone: str) -> None:
+        assert interaction.guild is not None
+        now = self.bot.clock()
+        await self.bot.remember_guild(interaction.guild)
+        async with self.bot.db.writing() as session:
+            name = await guilds.set_timezone(
+                session, guild_id=interaction.guild.id, name=zone, now=now
+            )
+        self.bot.recorder.set_timezone(interaction.guild.id, ZoneInfo(name))
+        await interaction.response.send_message(
+            f"This server's time zone is now **{name}**: weeks start on Monday at 00:00 there, "
+            f"and it is {discord.utils.format_dt(now, 't')} for you right now.",
+            ephemeral=True,
+        )
+
+    @timezone.autocomplete("zone")
+    async def _zone_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=z, value=z) for z in suggest_timezones(current)]
+
+
+@functools.cache
+def _all_zones() -> list[str]:
+    return sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
+
+
+def suggest_timezones(current: str, limit: int = 25) -> list[str]:
+    needle = current.strip().lower().replace(" ", "_")
+    zones = _all_zones()
+    starts = [
+        z
+        for z in zones
+        if z.lower().startswith(needle) or z.lower().split("/")[-1].startswith(needle)
+    ]
+    contains = [z for z in zones if needle in z.lower() and z not in starts]
+    return (starts + contains)[:limit]
 
 
 async def setup(bot: Hearth) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,3 +50,12 @@ def parse_timezone(name: str) -> ZoneInfo:
             f"I don't know the time zone {name!r}. Use an IANA name like Europe/Berlin or "
             "America/New_York."
         ) from None
+
+
+async def set_timezone(session: AsyncSession, *, guild_id: int, name: str, now: datetime) -> str:
+    """Set the server's time zone (weeks, digests and event times use it); returns its name."""
+    zone = parse_timezone(name)
+    await session.execute(
+        update(Guild).where(Guild.id == guild_id).values(timezone=zone.key, updated_at=now)
+    )
+    return zone.key

@@ -69,6 +69,7 @@ class Settings:
     shard_ids: tuple[int, ...] | None = None
     migrate_on_start: bool = True
     scheduler_tick_seconds: float = 2.0
+    activity_retention_days: int = 90
 
     @classmethod
     def load(
@@ -89,6 +90,22 @@ class Settings:
                 return None
             return value.strip()
 
+        if (get("DISCORD_API_BASE") is None) != (get("DISCORD_GATEWAY_URL") is None):
+            missing = (
+                "DISCORD_GATEWAY_URL"
+                if get("DISCORD_GATEWAY_URL") is None
+                else ("DISCORD_API_BASE")
+            )
+            raise SettingsError(
+                missing,
+                "must be set together with "
+                + (
+                    "DISCORD_API_BASE"
+                    if missing == "DISCORD_GATEWAY_URL"
+                    else "DISCORD_GATEWAY_URL"
+                )
+                + " (both point Hearth at the same Discord-compatible server)",
+            )
         shard_count = _parse_int("SHARD_COUNT", get("SHARD_COUNT"), minimum=1)
         shard_ids = _parse_shard_ids(get("SHARD_IDS"), shard_count)
         return cls(
@@ -111,6 +128,10 @@ class Settings:
             scheduler_tick_seconds=_parse_float(
                 "SCHEDULER_TICK_SECONDS", get("SCHEDULER_TICK_SECONDS"), 2.0, 0.05, 60.0
             ),
+            activity_retention_days=_parse_int(
+                "ACTIVITY_RETENTION_DAYS", get("ACTIVITY_RETENTION_DAYS"), minimum=7
+            )
+            or 90,
         )
 
     def require_token(self) -> str:

@@ -41,8 +41,16 @@ def test_values_are_parsed_and_typed() -> None:
         ({"DEV_GUILD_ID": "my server"}, "DEV_GUILD_ID"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
-        ({"DISCORD_API_BASE": "127.0.0.1:8080"}, "DISCORD_API_BASE"),
-        ({"DISCORD_GATEWAY_URL": "http://127.0.0.1/gw"}, "DISCORD_GATEWAY_URL"),
+        (
+            {"DISCORD_API_BASE": "127.0.0.1:8080", "DISCORD_GATEWAY_URL": "ws://h/g"},
+            "DISCORD_API_BASE",
+        ),
+        (
+            {"DISCORD_GATEWAY_URL": "http://127.0.0.1/gw", "DISCORD_API_BASE": "http://h/api"},
+            "DISCORD_GATEWAY_URL",
+        ),
+        ({"DISCORD_API_BASE": "http://127.0.0.1:8080/api/v10"}, "DISCORD_GATEWAY_URL"),
+        ({"DISCORD_GATEWAY_URL": "ws://127.0.0.1:8080/gateway"}, "DISCORD_API_BASE"),
         ({"SHARD_COUNT": "0"}, "SHARD_COUNT"),
         ({"SHARD_IDS": "0"}, "SHARD_IDS"),
         ({"SHARD_COUNT": "2", "SHARD_IDS": "2"}, "SHARD_IDS"),
