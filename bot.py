@@ -83,13 +83,17 @@ def configure_logging(settings: Settings) -> None:
             logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
         )
     handler.addFilter(_RedactFilter([settings.discord_token.reveal()]))
+    # Hearth never plays audio (voice presence needs no voice libraries): drop that warning.
+    handler.addFilter(lambda r: "voice will NOT be supported" not in r.getMessage())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level_number)
     # discord.py logs interaction tokens at DEBUG: never below INFO.
     logging.getLogger("discord").setLevel(max(logging.INFO, settings.log_level_number))
     # One line per tick is noise.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # One line per tick, and a warning whenever a slow tick makes APScheduler skip one (the
+    # next tick picks the work up anyway): noise.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,12 +111,14 @@ async def open_hearth(
     *,
     client_options: dict[str, Any] | None = None,
     clock: Callable[[], datetime] = utcnow,
+    extensions: list[str] | None = None,
 ) -> AsyncIterator[Hearth]:
     """Build Hearth and everything it needs; tear it all down on exit.
 
     Tests, the demo and ``run`` all go through here, so what is tested is what runs.
     ``client_options`` reach discord.py's Client (tests shorten ``guild_ready_timeout``);
-    ``clock`` is the one source of "now" for the bot, the ticker and the recorder (tests move it).
+    ``clock`` is the one source of "now" for the bot, the ticker and the recorder (tests move it);
+    ``extensions`` replaces the discovered cogs (benchmarks swap in their baselines).
     """
     restore = redirect_discord(settings.discord_api_base, settings.discord_gateway_url)
     db = Database.from_engine(create_engine(settings.database_url))
@@ -136,6 +142,7 @@ async def open_hearth(
             ticker=ticker,
             recorder=recorder,
             clock=clock,
+            extensions=extensions,
             client_options=client_options,
         )
         try:
@@ -259,6 +266,10 @@ def sqlite_backup(source: Path, target: Path) -> None:
 async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from sandbox.demo import run_demo
 
+    # The transcript is the show: only warnings and errors from the machinery.
+    if "LOG_LEVEL" not in os.environ:
+        for name in ("", "discord"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     return await run_demo(output_dir=Path(args.output))
 
 

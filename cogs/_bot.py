@@ -101,6 +101,8 @@ class Hearth(commands.Bot):
             intents=hearth_intents(),
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=HearthTree,
+            # Hearth reads no message cache (reactions come as raw events): don't keep one.
+            max_messages=None,
             **shard,
             **(client_options or {}),
         )
@@ -137,6 +139,9 @@ class Hearth(commands.Bot):
             self.tree.copy_global_to(guild=guild)
             synced = await self.tree.sync(guild=guild)
             log.info("synced %d commands to development guild %s", len(synced), guild.id)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Hearth has no prefix commands: skip commands.Bot's per-message command parsing."""
 
     async def _tick(self) -> None:
         # Handlers talk to Discord: wait for the gateway before running anything.

@@ -1,0 +1,267 @@
+"""``python bot.py demo``: a small community in the sandbox, Hearth running against it, and a
+scripted story printed as a transcript. No token, no network; about half a minute.
+
+Each feature adds its scene here, so the demo always shows what Hearth can do today.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import tempfile
+import textwrap
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sandbox import InteractionResult, Sandbox, ScriptedMember
+from sandbox.hearth_runner import MovableClock, running_hearth, sandbox_settings
+
+COMMUNITY = "The Pottery Nook"
+CREATOR = "maya"
+MODERATOR = "sam"
+MEMBERS = [
+    "alice",
+    "bruno",
+    "chen",
+    "dara",
+    "eli",
+    "fatima",
+    "gus",
+    "hana",
+    "ivan",
+    "jo",
+    "kofi",
+    "lena",
+    "marco",
+    "nia",
+    "omar",
+    "priya",
+    "quinn",
+    "rosa",
+    "sven",
+    "tara",
+    "umar",
+    "vera",
+    "wen",
+    "xavi",
+    "yara",
+    "zane",
+    "amara",
+    "ben",
+    "cleo",
+    "dev",
+    "emma",
+    "finn",
+    "gia",
+    "hugo",
+    "isla",
+    "jamal",
+    "kira",
+    "liam",
+]
+WIDTH = 96
+
+
+class Transcript:
+    """Prints the story as it happens: who did what, and what Hearth answered."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def _out(self, line: str = "") -> None:
+        self.lines.append(line)
+        print(line, flush=True)
+
+    def scene(self, title: str) -> None:
+        self._out()
+        self._out(f"── {title} " + "─" * max(0, WIDTH - len(title) - 4))
+
+    def note(self, text: str) -> None:
+        for line in textwrap.wrap(text, WIDTH - 4):
+            self._out(f"   {line}")
+
+    def act(self, who: ScriptedMember, what: str) -> None:
+        self._out(f" ▸ {who.name}: {what}")
+
+    def answer(self, who: ScriptedMember, result: InteractionResult) -> None:
+        audience = f"only {who.name} sees this" if result.ephemeral else "everyone sees this"
+        self._out(f"   Hearth ({audience}):")
+        for line in render(result.content, result.embeds):
+            self._out(f"     {line}")
+
+
+def _plain(text: str) -> str:
+    text = re.sub(r"<t:(\d+):[a-zA-Z]>", lambda m: _ts(int(m.group(1))), text)
+    return text.replace("**", "")
+
+
+def _ts(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%a %d %b %H:%M UTC")
+
+
+def render(content: str, embeds: list[dict[str, Any]]) -> list[str]:
+    lines: list[str] = []
+    if content:
+        lines += textwrap.wrap(_plain(content), WIDTH - 8)
+    for embed in embeds:
+        if embed.get("title"):
+            lines.append(f"┃ {_plain(embed['title'])}")
+        if embed.get("description"):
+            for part in _plain(embed["description"]).splitlines():
+                lines += [f"┃ {w}" for w in textwrap.wrap(part, WIDTH - 10) or [""]]
+        for field in embed.get("fields", []):
+            value = _plain(str(field["value"])).replace("\n", " · ")
+            lines += [f"┃ {_plain(field['name'])}: {w}" for w in textwrap.wrap(value, WIDTH - 24)]
+        if embed.get("footer", {}).get("text"):
+            lines.append(f"┃ {_plain(embed['footer']['text'])}")
+    return lines or ["(no visible answer)"]
+
+
+async def replay_history(
+    members: list[ScriptedMember], channels: list[Any], *, weeks: int, now: datetime, seed: int = 7
+) -> int:
+    """Weeks of uneven, realistic chatter replayed "in the past" in a second or two.
+
+    A few regulars talk most days, many drop in now and then, some drift away in the last
+    fortnight: the shape a real micro-community has.
+    """
+    rng = random.Random(seed)
+    posted = 0
+    start = now - timedelta(weeks=weeks)
+    for index, member in enumerate(members):
+        regular = index < 6
+        drifting = 6 <= index < 10
+        days_active = rng.randint(4, 6) if regular else rng.randint(0, 2)
+        for week in range(weeks):
+            if drifting and week >= weeks - 2:
+                continue
+            for _day in rng.sample(range(7), k=min(7, days_active)):
+                at = start + timedelta(
+                    weeks=week, days=_day, hours=rng.randint(8, 22), minutes=rng.randint(0, 59)
+                )
+                if at >= now:
+                    continue
+                for burst in range(rng.randint(1, 4)):
+                    await member.say(
+                        rng.choice(channels), "…", at=at + timedelta(minutes=burst * 3)
+                    )
+                    posted += 1
+    return posted
+
+
+async def run_demo(output_dir: Path, *, database_url: str | None = None) -> int:
+    """Play the story; returns the process exit status."""
+    started = time.perf_counter()
+    t = Transcript()
+    with tempfile.TemporaryDirectory(prefix="hearth-demo-") as tmp:
+        url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}"
+        async with Sandbox() as sb:
+            app = sb.create_bot("Hearth")
+            guild = sb.create_guild(COMMUNITY, owner_name=CREATOR)
+            general = guild.create_channel("general")
+            wip = guild.create_channel("works-in-progress")
+            studio = guild.create_channel("Studio", type="voice")
+            mod_role = guild.create_role("Moderator", permissions=1 << 5)  # Manage Server
+            creator = guild.owner
+            mod = guild.add_member(MODERATOR, roles=[mod_role])
+            now = datetime.now(UTC)
+            people = [
+                guild.add_member(name, joined_at=now - timedelta(days=90 - i * 2))
+                for i, name in enumerate(MEMBERS)
+            ]
+            alice, bruno, chen = people[0], people[1], people[2]
+            clock = MovableClock()
+            settings = sandbox_settings(sb, app, url, dev_guild=guild)
+
+            t.scene(f"{COMMUNITY}: a sandbox community of {len(people) + 2} people")
+            t.note(
+                f"{CREATOR} is the creator, {MODERATOR} a moderator, and {len(people)} members. "
+                f"The sandbox is a Discord-compatible server on {sb.api_base}; Hearth connects to "
+                "it exactly as it connects to Discord."
+            )
+            async with running_hearth(sb, settings, clock=clock) as bot:
+                t.note(f"Hearth is connected ({bot.db.backend} database).")
+
+                t.scene("A member asks what Hearth is")
+                t.act(alice, "/hearth about")
+                t.answer(alice, await alice.slash("hearth about"))
+
+                t.scene("The creator sets the community's time zone")
+                t.act(creator, "/hearth timezone zone:Mars/Olympus")
+                t.answer(creator, await creator.slash("hearth timezone", zone="Mars/Olympus"))
+                t.act(creator, "/hearth timezone zone:Europe/Berlin")
+                t.answer(creator, await creator.slash("hearth timezone", zone="Europe/Berlin"))
+
+                t.scene("Eight weeks of community life, replayed in seconds")
+                posted = await replay_history(people, [general, wip], weeks=8, now=now)
+                t.note(
+                    f"{posted} messages from {len(people)} members over 8 weeks: six regulars, "
+                    "many occasional voices, four who drifted away in the last two weeks. "
+                    "Hearth counts who, where and when, never what was said."
+                )
+                first = await alice.say(general, "glaze test results are in!")
+                for fan in (bruno, chen, mod):
+                    await fan.react(first, "🔥")
+                t.act(bruno, "reacts 🔥 to alice's post (so do chen and sam)")
+                await alice.join_voice(studio)
+                await bruno.join_voice(studio)
+                clock.advance(minutes=45)
+                await bruno.leave_voice()
+                await alice.leave_voice()
+                t.act(alice, "spends 45 minutes in the Studio voice channel with bruno")
+                await settle(bot, creator)
+
+                for scene in EXTRA_SCENES:
+                    await scene(t, bot, creator=creator, mod=mod, alice=alice)
+
+                t.scene("A member tries a moderator command")
+                t.act(alice, "/hearth health")
+                t.answer(alice, await alice.slash("hearth health"))
+                t.act(mod, "/hearth health")
+                t.answer(mod, await mod.slash("hearth health"))
+            if sb.everyone_pings:
+                t.note(f"WARNING: {len(sb.everyone_pings)} @everyone pings were recorded")
+                return 1
+
+    await asyncio.to_thread(_write, output_dir / "transcript.txt", "\n".join(t.lines) + "\n")
+    t.scene("Done")
+    t.note(
+        f"The story took {time.perf_counter() - started:.1f} s. The transcript is in "
+        f"{output_dir / 'transcript.txt'}."
+    )
+    return 0
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+async def settle(bot: Any, someone: ScriptedMember) -> None:
+    """Wait until Hearth has handled everything so far and written its activity."""
+    await someone.slash("hearth about")
+    while bot.recorder.buffered:
+        await bot.recorder.flush()
+
+
+async def _stats_scene(
+    t: Transcript,
+    bot: Any,
+    *,
+    creator: ScriptedMember,
+    mod: ScriptedMember,
+    alice: ScriptedMember,
+) -> None:
+    if "cogs.stats" not in bot.extensions:
+        return
+    t.scene("How is the community really doing?")
+    t.act(creator, "/stats server")
+    t.answer(creator, await creator.slash("stats server"))
+    t.act(alice, "/stats me")
+    t.answer(alice, await alice.slash("stats me"))
+
+
+EXTRA_SCENES = [_stats_scene]
