@@ -37,8 +37,6 @@ def hearth_intents() -> discord.Intents:
     intents.guild_reactions = True
     intents.voice_states = True
     intents.guild_scheduled_events = True
-    intents.invites = True
-    intents.dm_messages = True
     return intents
 
 
