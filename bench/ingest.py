@@ -21,8 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -32,11 +30,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench._common import machine, write_section
 from sandbox import ChannelRecord, Guild, Sandbox, ScriptedMember
 from sandbox.state import BotApp, MessageRecord
 
 ROOT = Path(__file__).resolve().parent
-RESULTS = ROOT / "RESULTS.md"
 START, END = "<!-- ingest-bench:start -->", "<!-- ingest-bench:end -->"
 
 
@@ -267,21 +265,6 @@ async def memory(tmp: Path, sizes: list[int]) -> list[dict[str, Any]]:
     return rows
 
 
-def machine() -> str:
-    mem = "?"
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                mem = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
-    import discord
-
-    return (
-        f"{os.cpu_count()} CPUs, {mem} memory, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, discord.py {discord.__version__}, "
-        f"SQLite {sqlite3.sqlite_version}"
-    )
-
-
 def report(
     runs: list[dict[str, Any]],
     resp: dict[str, Any],
@@ -296,8 +279,8 @@ def report(
         START,
         "## Ingestion, responsiveness, memory (`bench/ingest.py`)",
         "",
-        f"Machine: {machine()}. Bot in its own process against the sandbox in the benchmark "
-        "process, SQLite database.",
+        f"Machine: {machine(discord_version=True)}. Bot in its own process against the sandbox "
+        "in the benchmark process, SQLite database.",
         "",
         f"Reproduce: `.venv/bin/python -m bench.ingest --events {args.events} "
         f"--naive-events {args.naive_events}`",
@@ -345,15 +328,6 @@ def report(
     return "\n".join(lines)
 
 
-def write(section: str) -> None:
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if START in old and END in old:
-        new = old[: old.index(START)] + section + old[old.index(END) + len(END) :]
-    else:
-        new = old.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(new)
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=200_000)
@@ -377,7 +351,7 @@ async def main() -> None:
     section = report(runs, resp, mem, args)
     print(section)
     if not args.no_write:
-        write(section)
+        write_section(START, END, section)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,12 @@ async def main() -> int:
     ) as bot:
         runner = asyncio.create_task(start_bot(bot, settings.require_token()))
         await bot.wait_until_ready()
+        # Measure once every member is in the cache (chunking can outlast READY on big guilds)
+        # and start-up work (member sync) is done: the steady state of an idle bot.
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not all(g.chunked for g in bot.guilds):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)  # discord.py has no event for "chunking finished"
+        await asyncio.sleep(1.0)
         gc.collect()
         members = sum(len(g.members) for g in bot.guilds)
         emit(ready=True, rss_mib=round(rss_mib(), 1), members=members)
