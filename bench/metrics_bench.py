@@ -55,10 +55,12 @@ from bench._common import machine, read_section, write_section
 from models import (
     PASSIVE_KINDS,
     ROLLUP_COLUMN,
+    TALK_COUNTERS,
     ActivityBlock,
     ActivityDaily,
     ActivityEvent,
     ActivityKind,
+    ActivityWeekly,
     Database,
     Guild,
     Member,
@@ -97,8 +99,13 @@ KIND_MIX: list[tuple[ActivityKind, float]] = [
 ]
 KINDS = [k for k, _ in KIND_MIX]
 CUM_WEIGHTS = [sum(w for _, w in KIND_MIX[: i + 1]) for i in range(len(KIND_MIX))]
-DAILY_COLUMNS = [c.name for c in typing_cast(Table, ActivityDaily.__table__).columns]
-COUNTERS = [c for c in DAILY_COLUMNS if c not in ("guild_id", "user_id", "day", "active")]
+KEYS = ("guild_id", "user_id", "day", "active")
+COUNTERS = [
+    c.name for c in typing_cast(Table, ActivityDaily.__table__).columns if c.name not in KEYS
+]
+DAILY_COLUMNS = ["guild_id", "user_id", "day", *COUNTERS, "active"]
+WEEKLY_COLUMNS = ["guild_id", "week", "user_id", "active_days", "talk_days", *COUNTERS]
+TALK_AT = [COUNTERS.index(c) for c in TALK_COUNTERS]
 COUNTER_INDEX = {c: i for i, c in enumerate(COUNTERS)}
 KIND_COUNTER = {int(k): COUNTER_INDEX[col] for k, col in ROLLUP_COLUMN.items()}
 BLOCKS_AT = COUNTER_INDEX["activity_blocks"]
@@ -129,6 +136,37 @@ class DayChunk:
     events: list[tuple[int, int, int, int, int]]  # user, kind, channel, epoch seconds, amount
     rollups: list[tuple[Any, ...]]  # ActivityDaily rows, DAILY_COLUMNS order
     blocks: list[tuple[int, int, int]]  # guild, user, block
+
+
+class WeeklyRollup:
+    """Weekly rollups and last active days from the daily rows, as the recorder keeps them
+    (days arrive in order, so a week is finished when the next one starts)."""
+
+    def __init__(self) -> None:
+        self.week: date | None = None
+        self.rows: dict[int, list[int]] = {}
+        self.last_active: dict[int, date] = {}
+
+    def add(self, chunk: DayChunk) -> list[tuple[Any, ...]]:
+        week = chunk.day - timedelta(days=chunk.day.weekday())
+        done = self.finish() if week != self.week else []
+        self.week = week
+        for _g, user, day, *counters, active in chunk.rollups:
+            row = self.rows.get(user)
+            if row is None:
+                row = self.rows[user] = [0] * (2 + len(counters))
+            row[0] += active
+            row[1] += int(any(counters[i] for i in TALK_AT))
+            for i, value in enumerate(counters):
+                row[2 + i] += value
+            if active:
+                self.last_active[user] = day
+        return done
+
+    def finish(self) -> list[tuple[Any, ...]]:
+        done = [(GUILD, self.week, user, *row) for user, row in self.rows.items()]
+        self.rows = {}
+        return done
 
 
 @dataclass
@@ -272,6 +310,7 @@ async def prepare(db: Database, gen: Generator) -> None:
                     "guild_id": GUILD,
                     "user_id": p.user_id,
                     "joined_at": p.joined_at,
+                    "first_joined_at": p.joined_at,
                     "left_at": p.left_at,
                     "is_bot": p.is_bot,
                     "tracking_opt_out": p.opted_out,
@@ -304,6 +343,15 @@ def load_sqlite(path: Path, gen: Generator) -> tuple[int, int]:
     for index in EVENT_INDEXES:
         conn.execute(f"DROP INDEX {index.name}")
     events = rollups = 0
+    weekly = WeeklyRollup()
+
+    def write_weeks(rows: list[tuple[Any, ...]]) -> None:
+        conn.executemany(
+            f"INSERT INTO activity_weekly ({', '.join(WEEKLY_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(WEEKLY_COLUMNS))})",
+            ((g, w.isoformat(), *rest) for g, w, *rest in rows),
+        )
+
     for chunk in gen.chunks():
         conn.execute("BEGIN")
         conn.executemany(
@@ -316,9 +364,17 @@ def load_sqlite(path: Path, gen: Generator) -> tuple[int, int]:
             ((g, u, d.isoformat(), *rest) for g, u, d, *rest in chunk.rollups),
         )
         conn.executemany("INSERT INTO activity_block VALUES (?, ?, ?)", chunk.blocks)
+        write_weeks(weekly.add(chunk))
         conn.execute("COMMIT")
         events += len(chunk.events)
         rollups += len(chunk.rollups)
+    conn.execute("BEGIN")
+    write_weeks(weekly.finish())
+    conn.executemany(
+        "UPDATE member SET last_active_day = ? WHERE guild_id = ? AND user_id = ?",
+        ((day.isoformat(), GUILD, user) for user, day in weekly.last_active.items()),
+    )
+    conn.execute("COMMIT")
     for index in EVENT_INDEXES:
         conn.execute(str(CreateIndex(index).compile(dialect=sqlite_dialect.dialect())))
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -335,7 +391,11 @@ async def load_postgres(dsn: str, gen: Generator) -> tuple[int, int]:
         for index in EVENT_INDEXES:
             await conn.execute(f"DROP INDEX {index.name}")
         events = rollups = 0
+        weekly = WeeklyRollup()
         for chunk in gen.chunks():
+            await conn.copy_records_to_table(
+                "activity_weekly", columns=WEEKLY_COLUMNS, records=weekly.add(chunk)
+            )
             await conn.copy_records_to_table(
                 "activity_event",
                 columns=EVENT_COLUMNS,
@@ -352,6 +412,13 @@ async def load_postgres(dsn: str, gen: Generator) -> tuple[int, int]:
             )
             events += len(chunk.events)
             rollups += len(chunk.rollups)
+        await conn.copy_records_to_table(
+            "activity_weekly", columns=WEEKLY_COLUMNS, records=weekly.finish()
+        )
+        await conn.executemany(
+            "UPDATE member SET last_active_day = $1 WHERE guild_id = $2 AND user_id = $3",
+            [(day, GUILD, user) for user, day in weekly.last_active.items()],
+        )
         for index in EVENT_INDEXES:
             await conn.execute(str(CreateIndex(index).compile(dialect=pg_dialect.dialect())))
         # autovacuum would analyse these tables within minutes of such a load anyway
@@ -375,12 +442,22 @@ async def verify_generator(workdir: Path) -> str:
         async with db.writing() as s:
             await ensure_guild_row(s, GUILD, NOW)
             await s.execute(update(Guild).where(Guild.id == GUILD).values(timezone=TZ.key))
+            await s.execute(
+                insert(Member),
+                [
+                    {"guild_id": GUILD, "user_id": p.user_id, "created_at": NOW, "updated_at": NOW}
+                    for p in gen.people
+                ],
+            )
         recorder = ActivityRecorder(db, batch_size=2_000)
         expected_daily: set[tuple[Any, ...]] = set()
+        expected_weekly: set[tuple[Any, ...]] = set()
         expected_blocks: set[tuple[int, int, int]] = set()
+        weekly = WeeklyRollup()
         n = 0
         for chunk in gen.chunks():
             expected_daily.update(chunk.rollups)
+            expected_weekly.update(weekly.add(chunk))
             expected_blocks.update(chunk.blocks)
             for u, k, c, at, amount in chunk.events:
                 when = datetime.fromtimestamp(at, UTC)
@@ -389,21 +466,39 @@ async def verify_generator(workdir: Path) -> str:
                 )
                 n += 1
         await recorder.close()
+        expected_weekly.update(weekly.finish())
         async with db.reading() as s:
-            daily = typing_cast(Table, ActivityDaily.__table__)
-            blocks = typing_cast(Table, ActivityBlock.__table__)
-            got_daily = {tuple(r) for r in await s.execute(select(*daily.columns))}
-            got_blocks = {tuple(r) for r in await s.execute(select(*blocks.columns))}
+
+            def rows(model: type, names: list[str]) -> Any:
+                table = typing_cast(Table, model.__table__)  # type: ignore[attr-defined]
+                return select(*(table.c[name] for name in names))
+
+            got_daily = {tuple(r) for r in await s.execute(rows(ActivityDaily, DAILY_COLUMNS))}
+            got_weekly = {tuple(r) for r in await s.execute(rows(ActivityWeekly, WEEKLY_COLUMNS))}
+            got_blocks = {
+                tuple(r)
+                for r in await s.execute(rows(ActivityBlock, ["guild_id", "user_id", "block"]))
+            }
+            got_last = {
+                user: day
+                for user, day in await s.execute(select(Member.user_id, Member.last_active_day))
+                if day is not None
+            }
     finally:
         await db.dispose()
         path.unlink(missing_ok=True)
-    if got_daily != expected_daily or got_blocks != expected_blocks:
-        raise SystemExit(
-            "generator and recorder disagree: "
-            f"{len(got_daily ^ expected_daily)} rollup rows, "
-            f"{len(got_blocks ^ expected_blocks)} block rows differ"
-        )
-    return f"{n:,} events, {len(expected_daily):,} rollup rows, {len(expected_blocks):,} blocks"
+    differ = {
+        "daily rollup rows": len(got_daily ^ expected_daily),
+        "weekly rollup rows": len(got_weekly ^ expected_weekly),
+        "block rows": len(got_blocks ^ expected_blocks),
+        "last active days": len(set(got_last.items()) ^ set(weekly.last_active.items())),
+    }
+    if any(differ.values()):
+        raise SystemExit(f"generator and recorder disagree: {differ}")
+    return (
+        f"{n:,} events, {len(expected_daily):,} daily and {len(expected_weekly):,} weekly "
+        f"rollup rows, {len(expected_blocks):,} blocks"
+    )
 
 
 # -- the same numbers from raw events -------------------------------------------------------------
@@ -522,7 +617,7 @@ async def headline_from_raw(db: Database) -> Headline:
         _tz, weights = await metrics.guild_metric_settings(s, GUILD)
         w = metrics.WeekWindows.of(TZ, NOW, 0)
         current, previous = await metrics.weekly_values(
-            s, GUILD, w, raw_member_activity(dialect, w)
+            s, GUILD, w, metrics.ActivitySource.per_member(raw_member_activity(dialect, w))
         )
         hi = metrics.local_midnight(w.scan_end, TZ)
         totals = raw_member_totals(dialect, w.current.start_utc, hi)

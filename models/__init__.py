@@ -1,12 +1,15 @@
 """SQLAlchemy tables, types and the engine factory. Never imports discord."""
 
 from models.activity import (
+    ACTIVE_COUNTERS,
     PASSIVE_KINDS,
     ROLLUP_COLUMN,
+    TALK_COUNTERS,
     ActivityBlock,
     ActivityDaily,
     ActivityEvent,
     ActivityKind,
+    ActivityWeekly,
     MembershipEvent,
     MembershipKind,
 )
@@ -16,13 +19,16 @@ from models.database import Database, backend_name, create_engine, normalize_url
 from models.scheduling import ActionStatus, ScheduledAction
 
 __all__ = [
+    "ACTIVE_COUNTERS",
     "PASSIVE_KINDS",
     "ROLLUP_COLUMN",
+    "TALK_COUNTERS",
     "ActionStatus",
     "ActivityBlock",
     "ActivityDaily",
     "ActivityEvent",
     "ActivityKind",
+    "ActivityWeekly",
     "Base",
     "Database",
     "Guild",

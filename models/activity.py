@@ -68,14 +68,9 @@ class ActivityBlock(Base):
     block: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
 
 
-class ActivityDaily(Base):
-    """Per member per local day (in the guild's time zone at recording time) counters."""
+class RollupCounters:
+    """The counters every rollup keeps (mixed into the daily and the weekly table)."""
 
-    __tablename__ = "activity_daily"
-
-    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
-    user_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
     messages: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     activity_blocks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     reactions_given: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -89,10 +84,43 @@ class ActivityDaily(Base):
     approvals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     features: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     referrals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ActivityDaily(RollupCounters, Base):
+    """Per member per local day (in the guild's time zone at recording time) counters."""
+
+    __tablename__ = "activity_daily"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
     # 1 when the member did anything that makes them "active" that day (not merely received).
     active: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
-    __table_args__ = (Index("ix_activity_daily_guild_day", "guild_id", "day"),)
+    # Read by member (a member's days: drifting, new members, /stats me) and written by key:
+    # on SQLite the table is clustered on its key (WITHOUT ROWID), so a member's days are one
+    # contiguous range. Guild-wide day ranges are read from activity_weekly instead.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class ActivityWeekly(RollupCounters, Base):
+    """Per member per local ISO week (keyed by its Monday): the daily counters summed, and on
+    how many of the week's days the member was active and talked (message or voice).
+
+    The key is (guild, week, member), and on SQLite the table is WITHOUT ROWID, so one week of
+    a guild is one contiguous range: the weekly metric set reads one row per active member and
+    week instead of one per active day, with no lookups from an index into the table.
+    """
+
+    __tablename__ = "activity_weekly"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    active_days: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    talk_days: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 class MembershipKind(enum.IntEnum):
@@ -140,3 +168,7 @@ PASSIVE_KINDS = frozenset(
         ActivityKind.REFERRAL_QUALIFIED,
     }
 )
+# Counters whose growth makes a member active that day, and those that make them a
+# communicator (Discord's definition: sent a message or spoke in voice).
+ACTIVE_COUNTERS = tuple(sorted({c for k, c in ROLLUP_COLUMN.items() if k not in PASSIVE_KINDS}))
+TALK_COUNTERS = ("messages", "voice_seconds")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -40,6 +40,9 @@ class Member(Base):
     )
     user_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The earliest join Hearth has seen (join events and Discord's joined_at): who is "new",
+    # cohorts and week-1 retention go by it. joined_at is the latest join.
+    first_joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     is_bot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     # The member asked Hearth not to record their activity (/privacy, later issue).
@@ -50,6 +53,9 @@ class Member(Base):
     dm_consent: Mapped[bool | None] = mapped_column(Boolean)
     # Discord answered 50007 to a DM: stop trying until the member opts in again.
     dm_closed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # The last local day with activity that makes the member active (kept by the recorder):
+    # "drifting away" starts from the few members whose last day falls in the right window.
+    last_active_day: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -6,7 +6,13 @@ content). Records wait in a bounded buffer and are written in one transaction pe
 1. raw events (Core executemany: one statement, many rows);
 2. activity blocks (10-minute intervals with a message) inserted ON CONFLICT DO NOTHING ..
    RETURNING, so a block counts once even across batches and restarts;
-3. daily per-member rollups upserted with ``col = col + excluded.col``.
+3. daily per-member rollups upserted with ``col = col + excluded.col`` .. RETURNING the new
+   totals: a day whose active (or talk) counters now equal what this batch added became an
+   active (or talking) day just now — every record counts at least 1, so a counter that was
+   0 before is exactly the batch's delta;
+4. weekly per-member rollups (the week's Monday, local) upserted the same way, with those
+   newly active and talking days added to ``active_days`` and ``talk_days``;
+5. each member's ``last_active_day`` moved forward.
 
 The buffer is flushed at least every ``flush_interval`` seconds, when it reaches
 ``batch_size``, and on close (SIGTERM loses nothing; a hard kill loses at most the unflushed
@@ -26,17 +32,20 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Date, Table, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import (
+    ACTIVE_COUNTERS,
     PASSIVE_KINDS,
     ROLLUP_COLUMN,
+    TALK_COUNTERS,
     ActivityBlock,
     ActivityDaily,
     ActivityEvent,
     ActivityKind,
+    ActivityWeekly,
     Database,
     Guild,
     Member,
@@ -51,6 +60,10 @@ BLOCK_SECONDS = 600
 EVENT_TABLE = cast(Table, ActivityEvent.__table__)
 MEMBERSHIP_TABLE = cast(Table, MembershipEvent.__table__)
 ROLLUP_COUNTERS = sorted(set(ROLLUP_COLUMN.values()) | {"activity_blocks"})
+DAILY_TABLE = cast(Table, ActivityDaily.__table__)
+WEEKLY_TABLE = cast(Table, ActivityWeekly.__table__)
+MEMBER_TABLE = cast(Table, Member.__table__)
+WEEKLY_COUNTERS = [*ROLLUP_COUNTERS, "active_days", "talk_days"]
 
 
 def utcnow() -> datetime:
@@ -81,6 +94,11 @@ Record = ActivityRecord | MembershipRecord
 
 def block_of(moment: datetime) -> int:
     return int(moment.timestamp()) // BLOCK_SECONDS
+
+
+def _as_date(value: date | str) -> date:
+    # A RETURNING clause of a multi-row upsert hands SQLite's stored text back as is.
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def _insert_for(session: AsyncSession) -> Any:
@@ -143,8 +161,14 @@ class ActivityRecorder:
         return len(self._buffer)
 
     async def put(self, record: Record) -> None:
-        """Queue a record; waits (backpressure) while the buffer is full."""
-        if isinstance(record, ActivityRecord) and self.is_excluded(record.guild_id, record.user_id):
+        """Queue a record; waits (backpressure) while the buffer is full.
+
+        Activity of members who opted out is dropped, and so is a record of nothing
+        (``amount`` < 1): every stored record adds at least 1 to a counter, which is what
+        tells the recorder when a day becomes active."""
+        if isinstance(record, ActivityRecord) and (
+            record.amount < 1 or self.is_excluded(record.guild_id, record.user_id)
+        ):
             return
         if len(self._buffer) >= self.max_buffer:
             async with self._space:
@@ -222,10 +246,12 @@ class ActivityRecorder:
         membership = [r for r in batch if isinstance(r, MembershipRecord)]
         async with self.db.writing() as session:
             await self._timezone_map(session, {r.guild_id for r in batch})
-            if activity:
-                await self._write_activity(session, activity)
+            # Membership first: a newcomer's member row exists before their first message
+            # of the same batch moves its last_active_day.
             if membership:
                 await self._write_membership(session, membership)
+            if activity:
+                await self._write_activity(session, activity)
 
     async def _write_activity(self, session: AsyncSession, records: list[ActivityRecord]) -> None:
         await session.execute(
@@ -272,23 +298,67 @@ class ActivityRecorder:
         self, session: AsyncSession, rollup: dict[tuple[int, int, date], dict[str, int]]
     ) -> None:
         insert = _insert_for(session)
-        stmt = insert(ActivityDaily)
-        table = cast(Table, ActivityDaily.__table__)
         greatest = func.greatest if session.get_bind().dialect.name == "postgresql" else func.max
-        stmt = stmt.on_conflict_do_update(
+        daily = insert(ActivityDaily)
+        t = DAILY_TABLE.c
+        active_total = sum((t[c] for c in ACTIVE_COUNTERS[1:]), t[ACTIVE_COUNTERS[0]])
+        talk_total = t[TALK_COUNTERS[0]] + t[TALK_COUNTERS[1]]
+        daily = daily.on_conflict_do_update(
             index_elements=["guild_id", "user_id", "day"],
             set_={
-                **{c: table.c[c] + stmt.excluded[c] for c in ROLLUP_COUNTERS},
-                "active": greatest(table.c.active, stmt.excluded.active),
+                **{c: t[c] + daily.excluded[c] for c in ROLLUP_COUNTERS},
+                "active": greatest(t.active, daily.excluded.active),
             },
-        )
-        await session.execute(
-            stmt,
+        ).returning(t.guild_id, t.user_id, t.day, active_total, talk_total)
+        totals = await session.execute(
+            daily,
             [
                 {"guild_id": g, "user_id": u, "day": d, **counters}
                 for (g, u, d), counters in rollup.items()
             ],
         )
+        weekly: dict[tuple[int, date, int], dict[str, int]] = defaultdict(
+            lambda: dict.fromkeys(ROLLUP_COUNTERS, 0) | {"active_days": 0, "talk_days": 0}
+        )
+        for (g, u, d), counters in rollup.items():
+            row = weekly[(g, d - timedelta(days=d.weekday()), u)]
+            for c in ROLLUP_COUNTERS:
+                row[c] += counters[c]
+        last_active: dict[tuple[int, int], date] = {}
+        for g, u, d, active_now, talk_now in totals:
+            d = _as_date(d)
+            counters = rollup[(g, u, d)]
+            added = sum(counters[c] for c in ACTIVE_COUNTERS)
+            talked = sum(counters[c] for c in TALK_COUNTERS)
+            row = weekly[(g, d - timedelta(days=d.weekday()), u)]
+            if added and active_now == added:
+                row["active_days"] += 1
+            if talked and talk_now == talked:
+                row["talk_days"] += 1
+            if added and d > last_active.get((g, u), date.min):
+                last_active[(g, u)] = d
+        stmt = insert(ActivityWeekly)
+        w = WEEKLY_TABLE.c
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["guild_id", "week", "user_id"],
+            set_={c: w[c] + stmt.excluded[c] for c in WEEKLY_COUNTERS},
+        )
+        await session.execute(
+            stmt,
+            [
+                {"guild_id": g, "week": wk, "user_id": u, **counters}
+                for (g, wk, u), counters in weekly.items()
+            ],
+        )
+        if last_active:
+            m = MEMBER_TABLE.c
+            await session.execute(
+                update(MEMBER_TABLE)
+                .where(m.guild_id == bindparam("g"), m.user_id == bindparam("u"))
+                .where(or_(m.last_active_day.is_(None), m.last_active_day < bindparam("d")))
+                .values(last_active_day=bindparam("d", type_=Date())),
+                [{"g": g, "u": u, "d": d} for (g, u), d in last_active.items()],
+            )
 
     async def _write_membership(
         self, session: AsyncSession, records: list[MembershipRecord]
@@ -314,6 +384,7 @@ class ActivityRecorder:
                 guild_id=r.guild_id,
                 user_id=r.user_id,
                 joined_at=r.occurred_at if joined else None,
+                first_joined_at=r.occurred_at if joined else None,
                 left_at=None if joined else r.occurred_at,
                 is_bot=r.is_bot,
                 created_at=now,
@@ -321,12 +392,22 @@ class ActivityRecorder:
             )
             changes: dict[str, Any] = {"updated_at": now}
             if joined:
-                changes |= {"joined_at": r.occurred_at, "left_at": None}
+                changes |= {
+                    "joined_at": r.occurred_at,
+                    "left_at": None,
+                    "first_joined_at": earliest_join(stmt),
+                }
             else:
                 changes |= {"left_at": r.occurred_at}
             await session.execute(
                 stmt.on_conflict_do_update(index_elements=["guild_id", "user_id"], set_=changes)
             )
+
+
+def earliest_join(stmt: Any) -> Any:
+    """ON CONFLICT value of first_joined_at: the earlier of the stored and the new one."""
+    stored, new = MEMBER_TABLE.c.first_joined_at, stmt.excluded.first_joined_at
+    return case((or_(stored.is_(None), new < stored), new), else_=stored)
 
 
 async def ensure_guild_row(session: AsyncSession, guild_id: int, now: datetime) -> None:
@@ -347,13 +428,15 @@ async def sync_members(
 ) -> int:
     """Make sure every current member has a row (start-up: members who joined while Hearth
     was away). ``members`` is (user_id, joined_at, is_bot). Existing rows are left alone
-    except that a member seen present is no longer marked as left. Returns rows created."""
+    except that a member seen present is no longer marked as left, and an earlier join than
+    the one on record becomes their first join. Returns rows created."""
     insert = _insert_for(session)
     rows = [
         {
             "guild_id": guild_id,
             "user_id": user_id,
             "joined_at": joined_at,
+            "first_joined_at": joined_at,
             "left_at": None,
             "is_bot": is_bot,
             "created_at": now,
@@ -366,14 +449,26 @@ async def sync_members(
     before = await session.scalar(
         select(func.count()).select_from(Member).where(Member.guild_id == guild_id)
     )
+    stmt = insert(Member)
     await session.execute(
-        insert(Member).on_conflict_do_update(
-            index_elements=["guild_id", "user_id"], set_={"left_at": None}
+        stmt.on_conflict_do_update(
+            index_elements=["guild_id", "user_id"],
+            set_={"left_at": None, "first_joined_at": earliest_join(stmt)},
         ),
         rows,
     )
     after = await session.scalar(
         select(func.count()).select_from(Member).where(Member.guild_id == guild_id)
+    )
+    # Activity recorded before a member had a row (a message in the moments between READY
+    # and this sync) could not move their last_active_day; catch up from the rollups.
+    d = ActivityDaily
+    mine = and_(d.guild_id == Member.guild_id, d.user_id == Member.user_id, d.active == 1)
+    await session.execute(
+        update(Member)
+        .where(Member.guild_id == guild_id, Member.last_active_day.is_(None))
+        .where(select(d.day).where(mine).exists())
+        .values(last_active_day=select(func.max(d.day)).where(mine).scalar_subquery())
     )
     return int(after or 0) - int(before or 0)
 

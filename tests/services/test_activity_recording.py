@@ -141,3 +141,68 @@ async def test_pruning_keeps_rollups(db: Database) -> None:
         assert await prune_raw_events(s, now=T0, keep_days=90) == 1
     assert await count(db, ActivityEvent) == 1 and await count(db, ActivityBlock) == 1
     assert len(await daily(db, 1)) == 2
+
+
+async def test_weekly_rollups_and_last_active_day_agree_with_the_daily_rollups(
+    db: Database,
+) -> None:
+    """Random activity over four Berlin weeks around the 2026-10-25 DST change, written in
+    batches of random size (a day is split across batches): each weekly row is the sum of its
+    days, active_days and talk_days count the days that were active / had a message or voice,
+    and each member's last_active_day is their last active day."""
+    import random
+
+    from models import ActivityWeekly, Guild
+    from services.activity import sync_members
+
+    rng = random.Random(4)
+    start = datetime(2026, 10, 12, 0, 0, tzinfo=UTC)
+    users = list(range(1, 13))
+    async with db.writing() as s:
+        await ensure_guild(s, guild_id=G, name="g", now=start)
+        guild = await s.get(Guild, G)
+        assert guild is not None
+        guild.timezone = "Europe/Berlin"
+        await sync_members(s, guild_id=G, members=[(u, start, False) for u in users], now=start)
+    records = [
+        ActivityRecord(
+            G,
+            rng.choice(users),
+            kind := rng.choice(list(ActivityKind)),
+            start + timedelta(seconds=rng.randrange(28 * 86_400)),
+            amount=rng.randint(1, 900) if kind is ActivityKind.VOICE else 1,
+        )
+        for _ in range(3_000)
+    ]
+    records.sort(key=lambda r: r.occurred_at)
+    rec = ActivityRecorder(db, batch_size=1)
+    for record in records:
+        rec.batch_size = rng.randint(1, 400)
+        await rec.put(record)
+    await rec.close()
+
+    counters = [c.name for c in ActivityWeekly.__table__.columns][3:]
+    expected: dict[tuple[date, int], dict[str, int]] = {}
+    last: dict[int, date] = {}
+    async with db.reading() as s:
+        for d in await s.scalars(select(ActivityDaily)):
+            row = expected.setdefault(
+                (d.day - timedelta(days=d.day.weekday()), d.user_id), dict.fromkeys(counters, 0)
+            )
+            for c in counters:
+                if c == "active_days":
+                    row[c] += d.active
+                elif c == "talk_days":
+                    row[c] += int(d.messages > 0 or d.voice_seconds > 0)
+                else:
+                    row[c] += getattr(d, c)
+            if d.active:
+                last[d.user_id] = max(last.get(d.user_id, d.day), d.day)
+        got = {
+            (w.week, w.user_id): {c: getattr(w, c) for c in counters}
+            for w in await s.scalars(select(ActivityWeekly))
+        }
+        members = dict((await s.execute(select(Member.user_id, Member.last_active_day))).all())
+    assert len(expected) > 30 and got == expected
+    assert all(week.weekday() == 0 for week, _ in got)
+    assert {u: d for u, d in members.items() if d is not None} == last
