@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import pkgutil
 import time
@@ -147,6 +148,9 @@ class Hearth(commands.Bot):
             await self.ticker.tick()
 
     async def on_ready(self) -> None:
+        # The member and channel caches are loaded and will live as long as the process: move
+        # them out of the collector's way, so full collections stop re-scanning them.
+        gc.freeze()
         log.info(
             "connected as %s (%s) to %d guild(s)",
             self.user,

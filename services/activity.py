@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -123,7 +123,8 @@ class ActivityRecorder:
         self.flush_interval = flush_interval
         self.clock = clock
         self._buffer: list[Record] = []
-        self._space = asyncio.Condition()
+        self._waiters: deque[asyncio.Future[None]] = deque()  # put() calls waiting for space
+        self._reserved = 0  # slots handed to waiters that have not appended yet
         self._flush_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -170,10 +171,21 @@ class ActivityRecorder:
             record.amount < 1 or self.is_excluded(record.guild_id, record.user_id)
         ):
             return
-        if len(self._buffer) >= self.max_buffer:
-            async with self._space:
-                self._wake.set()
-                await self._space.wait_for(lambda: len(self._buffer) < self.max_buffer)
+        if self._waiters or len(self._buffer) + self._reserved >= self.max_buffer:
+            # Full: wait in line (FIFO). A flush hands each freed slot to one waiter; nobody
+            # re-checks a full buffer, so tens of thousands of waiting handlers cost one
+            # future each, not a scramble after every flush.
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            self._wake.set()
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._reserved -= 1  # handed a slot, then cancelled: give it back
+                    self._hand_out_space()
+                raise
+            self._reserved -= 1
         self._buffer.append(record)
         if len(self._buffer) >= self.batch_size:
             self._wake.set()
@@ -214,6 +226,7 @@ class ActivityRecorder:
         async with self._flush_lock:
             batch = self._buffer[: self.batch_size]
             if not batch:
+                self._hand_out_space()
                 return 0
             try:
                 await self._write(batch)
@@ -224,9 +237,18 @@ class ActivityRecorder:
             del self._buffer[: len(batch)]
             self.recorded += len(batch)
             self.last_error = None
-        async with self._space:
-            self._space.notify_all()
+        self._hand_out_space()
         return len(batch)
+
+    def _hand_out_space(self) -> None:
+        """Give free buffer slots to waiting put() calls, first come first served."""
+        free = self.max_buffer - len(self._buffer) - self._reserved
+        while free > 0 and self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():  # a cancelled waiter gives its turn away
+                waiter.set_result(None)
+                self._reserved += 1
+                free -= 1
 
     async def _timezone_map(self, session: AsyncSession, guild_ids: set[int]) -> None:
         unknown = guild_ids - self._timezones.keys()

@@ -119,6 +119,33 @@ async def test_a_burst_of_50000_is_all_recorded_with_bounded_memory(db: Database
         assert await s.scalar(select(func.sum(ActivityDaily.messages))) == 50_000
 
 
+async def test_many_waiting_handlers_are_served_in_order_and_cancelled_ones_skipped(
+    db: Database,
+) -> None:
+    """discord.py runs each handler as its own task: 20,000 of them put() at once into a
+    buffer of 1,000. Each gets a slot in turn, the buffer never overflows, and handlers
+    cancelled while waiting (shutdown) neither record nor block the others."""
+    rec = ActivityRecorder(db, batch_size=500, max_buffer=1_000, flush_interval=0.05)
+    await rec.start()
+    peak = 0
+
+    async def handler(i: int) -> None:
+        nonlocal peak
+        await rec.put(msg(i % 97, T0 + timedelta(seconds=i)))
+        peak = max(peak, rec.buffered)
+
+    tasks = [asyncio.create_task(handler(i)) for i in range(20_000)]
+    await asyncio.sleep(0)  # every handler has run to its put()
+    cancelled = tasks[5_000:5_100]
+    for task in cancelled:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await rec.close()
+    assert peak <= 1_000
+    assert all(t.cancelled() for t in cancelled)
+    assert await count(db, ActivityEvent) == 20_000 - len(cancelled)
+
+
 async def test_membership_changes_update_members_and_history(db: Database) -> None:
     rec = ActivityRecorder(db)
     await rec.put(MembershipRecord(G, 5, MembershipKind.JOINED, T0))
