@@ -99,8 +99,12 @@ class ActivityDaily(RollupCounters, Base):
 
     # Read by member (a member's days: drifting, new members, /stats me) and written by key:
     # on SQLite the table is clustered on its key (WITHOUT ROWID), so a member's days are one
-    # contiguous range. Guild-wide day ranges are read from activity_weekly instead.
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    # contiguous range. PostgreSQL's planner still prefers the (guild, day) index for the few
+    # candidates' days (drifting, new members): without it, it scans the table.
+    __table_args__ = (
+        Index("ix_activity_daily_guild_day", "guild_id", "day"),
+        {"sqlite_with_rowid": False},
+    )
 
 
 class ActivityWeekly(RollupCounters, Base):

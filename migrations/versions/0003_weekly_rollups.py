@@ -41,15 +41,14 @@ TALK = "(messages > 0 OR voice_seconds > 0)"
 
 
 def upgrade() -> None:
-    # Daily rollups are now read by member, never by guild and day range: drop that index,
-    # and on SQLite cluster the table on its key (rebuilt WITHOUT ROWID).
-    sqlite = op.get_bind().dialect.name == "sqlite"
-    with op.batch_alter_table(
-        "activity_daily",
-        recreate="always" if sqlite else "auto",
-        table_kwargs={"sqlite_with_rowid": False},
-    ) as batch_op:
-        batch_op.drop_index("ix_activity_daily_guild_day")
+    # On SQLite, cluster the daily rollups on their key (rebuilt WITHOUT ROWID): they are
+    # now read by member (one contiguous range each), guild-wide weeks come from
+    # activity_weekly.
+    if op.get_bind().dialect.name == "sqlite":
+        with op.batch_alter_table(
+            "activity_daily", recreate="always", table_kwargs={"sqlite_with_rowid": False}
+        ):
+            pass
     op.create_table(
         "activity_weekly",
         sa.Column("guild_id", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -97,8 +96,8 @@ def downgrade() -> None:
         batch_op.drop_column("last_active_day")
         batch_op.drop_column("first_joined_at")
     op.drop_table("activity_weekly")
-    sqlite = op.get_bind().dialect.name == "sqlite"
-    with op.batch_alter_table(
-        "activity_daily", recreate="always" if sqlite else "auto"
-    ) as batch_op:
-        batch_op.create_index("ix_activity_daily_guild_day", ["guild_id", "day"], unique=False)
+    if op.get_bind().dialect.name == "sqlite":
+        with op.batch_alter_table(
+            "activity_daily", recreate="always", table_kwargs={"sqlite_with_rowid": True}
+        ):
+            pass
