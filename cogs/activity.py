@@ -117,15 +117,16 @@ class ActivityCog(commands.Cog):
             return
         if message.type not in (discord.MessageType.default, discord.MessageType.reply):
             return
-        await self.bot.recorder.put(
-            ActivityRecord(
-                message.guild.id,
-                message.author.id,
-                ActivityKind.MESSAGE,
-                message.created_at,
-                channel_id=message.channel.id,
-            )
+        record = ActivityRecord(
+            message.guild.id,
+            message.author.id,
+            ActivityKind.MESSAGE,
+            message.created_at,
+            channel_id=message.channel.id,
         )
+        # The hottest path in Hearth: queue without a coroutine unless the buffer is full.
+        if not self.bot.recorder.offer(record):
+            await self.bot.recorder.put(record)
 
     @commands.Cog.listener()
     async def on_thread_create(self, thread: discord.Thread) -> None:

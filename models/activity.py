@@ -47,10 +47,9 @@ class ActivityEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     amount: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
-    __table_args__ = (
-        Index("ix_activity_event_guild_time", "guild_id", "occurred_at"),
-        Index("ix_activity_event_guild_user_time", "guild_id", "user_id", "occurred_at"),
-    )
+    # One index: raw events are written per event and read only by guild and time (pruning,
+    # audits). Per-member questions are answered from the rollups.
+    __table_args__ = (Index("ix_activity_event_guild_time", "guild_id", "occurred_at"),)
 
 
 class ActivityBlock(Base):

@@ -1,4 +1,4 @@
-"""weekly rollups, each member's first join and last active day
+"""weekly rollups, each member's first join and last active day, one raw-event index less
 
 Revision ID: 0003
 Revises: 0002
@@ -49,6 +49,9 @@ def upgrade() -> None:
             "activity_daily", recreate="always", table_kwargs={"sqlite_with_rowid": False}
         ):
             pass
+    # Raw events are read only by guild and time; the per-member index cost every insert.
+    with op.batch_alter_table("activity_event", schema=None) as batch_op:
+        batch_op.drop_index("ix_activity_event_guild_user_time")
     op.create_table(
         "activity_weekly",
         sa.Column("guild_id", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -92,6 +95,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("activity_event", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_activity_event_guild_user_time",
+            ["guild_id", "user_id", "occurred_at"],
+            unique=False,
+        )
     with op.batch_alter_table("member", schema=None) as batch_op:
         batch_op.drop_column("last_active_day")
         batch_op.drop_column("first_joined_at")

@@ -233,3 +233,28 @@ async def test_weekly_rollups_and_last_active_day_agree_with_the_daily_rollups(
     assert len(expected) > 30 and got == expected
     assert all(week.weekday() == 0 for week, _ in got)
     assert {u: d for u, d in members.items() if d is not None} == last
+
+
+async def test_raw_events_read_back_exactly_as_they_were_recorded(db: Database) -> None:
+    """Raw events bypass Core's parameter processing (see insert_raw_events): what the ORM
+    reads back must be the same instants, to the microsecond, whatever zone they came in."""
+    from zoneinfo import ZoneInfo
+
+    berlin = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=ZoneInfo("Europe/Berlin"))
+    times = [T0, T0 + timedelta(microseconds=1), berlin]
+    rec = ActivityRecorder(db)
+    await rec.put_many(
+        ActivityRecord(G, 3, ActivityKind.VOICE, t, channel_id=None, amount=60) for t in times
+    )
+    await rec.close()
+    async with db.reading() as s:
+        got = (await s.scalars(select(ActivityEvent).order_by(ActivityEvent.occurred_at))).all()
+        between = await s.scalar(
+            select(func.count())
+            .select_from(ActivityEvent)
+            .where(ActivityEvent.occurred_at > T0, ActivityEvent.occurred_at <= berlin)
+        )
+    assert [e.occurred_at for e in got] == sorted(times)
+    assert all(e.occurred_at.tzinfo is not None for e in got)
+    assert [(e.kind, e.amount, e.channel_id) for e in got] == [(4, 60, None)] * 3
+    assert between == 2  # compared in SQL against bound values, the stored text orders right
