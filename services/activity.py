@@ -1,10 +1,9 @@
 """Recording participation: buffered, batched, exact, and bounded in memory.
 
-Gateway handlers call :meth:`ActivityRecorder.offer` (or ``put``) with a small record (never
-message content). Records wait in a bounded buffer and are written in one transaction per
-batch, on the recorder's own thread and event loop (see :class:`WriterThread`):
+Gateway handlers call :meth:`ActivityRecorder.put` with a small record (never message
+content). Records wait in a bounded buffer and are written in one transaction per batch:
 
-1. raw events (one executemany through the driver: see :func:`insert_raw_events`);
+1. raw events (Core executemany: one statement, many rows);
 2. activity blocks (10-minute intervals with a message) inserted ON CONFLICT DO NOTHING ..
    RETURNING, so a block counts once even across batches and restarts;
 3. daily per-member rollups upserted with ``col = col + excluded.col`` .. RETURNING the new
@@ -17,8 +16,8 @@ batch, on the recorder's own thread and event loop (see :class:`WriterThread`):
 
 The buffer is flushed at least every ``flush_interval`` seconds, when it reaches
 ``batch_size``, and on close (SIGTERM loses nothing; a hard kill loses at most the unflushed
-second). When it holds ``max_buffer`` records, ``put`` waits in line for a flush: a burst
-slows the handlers down instead of growing the buffer without bound.
+second). When it holds ``max_buffer`` records, ``put`` waits for a flush: a burst slows the
+handlers down instead of growing memory without bound.
 """
 
 from __future__ import annotations
@@ -26,16 +25,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, Table, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import (
@@ -53,7 +50,6 @@ from models import (
     Member,
     MembershipEvent,
     MembershipKind,
-    create_engine,
 )
 
 log = logging.getLogger(__name__)
@@ -146,62 +142,6 @@ def _insert_for(session: AsyncSession) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-class WriterThread:
-    """A thread with its own event loop and database engine, where batches are written.
-
-    Why a thread: during a burst discord.py reads every buffered gateway frame before the
-    event loop turns again, so one turn of the bot's loop can take hundreds of milliseconds.
-    A batch written from that loop waits one turn per statement (about ten per batch) and
-    the recorder falls seconds behind (measured in bench/ingest.py). Here a batch costs the
-    bot's loop one turn: handing it over and hearing back. Works the same for aiosqlite and
-    asyncpg (an engine's connections belong to the loop that opened them, hence one engine
-    per thread).
-    """
-
-    def __init__(self, url: URL) -> None:
-        self._url = url
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._db: Database | None = None
-
-    def _started(self) -> asyncio.AbstractEventLoop:
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(
-                target=self._loop.run_forever, name="hearth-recorder", daemon=True
-            )
-            self._thread.start()
-        return self._loop
-
-    async def run(self, write: Callable[[Database], Awaitable[None]]) -> None:
-        """Run ``write`` with the thread's database and wait for it (from the bot's loop)."""
-
-        async def call() -> None:
-            if self._db is None:
-                self._db = Database.from_engine(create_engine(self._url))
-            await write(self._db)
-
-        future = asyncio.run_coroutine_threadsafe(call(), self._started())
-        await asyncio.wrap_future(future)
-
-    async def close(self) -> None:
-        """Dispose of the engine and stop the thread; a later run() starts a new one."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-
-        async def dispose() -> None:
-            if self._db is not None:
-                await self._db.dispose()
-                self._db = None
-
-        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(dispose(), loop))
-        loop.call_soon_threadsafe(loop.stop)
-        await asyncio.to_thread(thread.join)
-        loop.close()
-        self._loop = self._thread = None
-
-
 class ActivityRecorder:
     """The one way activity reaches the database (see module docstring)."""
 
@@ -209,7 +149,7 @@ class ActivityRecorder:
         self,
         db: Database,
         *,
-        batch_size: int = 20_000,
+        batch_size: int = 5_000,
         max_buffer: int = 50_000,
         flush_interval: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
@@ -221,8 +161,6 @@ class ActivityRecorder:
         self.clock = clock
         self._buffer: list[Record] = []
         self._waiters: deque[asyncio.Future[None]] = deque()  # put() calls waiting for space
-        self._closing = False
-        self._writer = WriterThread(db.engine.url)
         self._reserved = 0  # slots handed to waiters that have not appended yet
         self._flush_lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -310,33 +248,25 @@ class ActivityRecorder:
     async def start(self) -> None:
         await self.load_exclusions()
         if self._task is None:
-            self._closing = False
             self._task = asyncio.create_task(self._run(), name="activity-recorder")
 
     async def close(self) -> None:
-        """Stop the background flusher and write everything still buffered.
-
-        The flusher is asked to stop, not cancelled: a batch handed to the writer thread is
-        either written and removed from the buffer, or neither — never written twice."""
+        """Stop the background flusher and write everything still buffered."""
         if self._task is not None:
-            self._closing = True
-            self._wake.set()
+            self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        try:
-            while self._buffer:
-                if await self.flush() == 0 and self._buffer:
-                    log.error("could not write %d activity records on close", len(self._buffer))
-                    return
-        finally:
-            await self._writer.close()
+        while self._buffer:
+            if await self.flush() == 0 and self._buffer:
+                log.error("could not write %d activity records on close", len(self._buffer))
+                return
 
     async def _run(self) -> None:
-        while not self._closing:
+        while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.flush_interval)
             self._wake.clear()
-            while self._buffer and not self._closing:
+            while self._buffer:
                 if await self.flush() == 0:
                     break  # the database is away; keep the records and try again later
 
@@ -348,7 +278,7 @@ class ActivityRecorder:
                 self._hand_out_space()
                 return 0
             try:
-                await self._writer.run(lambda db: self._write(db, batch))
+                await self._write(batch)
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("writing %d activity records failed; will retry", len(batch))
@@ -382,11 +312,10 @@ class ActivityRecorder:
     def _day(self, guild_id: int, moment: datetime) -> date:
         return moment.astimezone(self._timezones[guild_id]).date()
 
-    async def _write(self, db: Database, batch: list[Record]) -> None:
-        """Runs on the writer thread (its own loop and engine)."""
+    async def _write(self, batch: list[Record]) -> None:
         activity = [r for r in batch if isinstance(r, ActivityRecord)]
         membership = [r for r in batch if isinstance(r, MembershipRecord)]
-        async with db.writing() as session:
+        async with self.db.writing() as session:
             await self._timezone_map(session, {r.guild_id for r in batch})
             # Membership first: a newcomer's member row exists before their first message
             # of the same batch moves its last_active_day.
