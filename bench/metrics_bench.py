@@ -648,18 +648,22 @@ async def timed(fn: Callable[[], Awaitable[Any]], runs: int) -> tuple[float, Any
 
 
 @dataclass
-class Row:
-    backend: str
-    version: str
-    members: int
-    events: int
-    rollups: int
-    generate_s: float
+class Measured:
     set_ms: float
     rollup_ms: float
     raw_ms: float
     same: bool
     parts: str
+
+
+@dataclass
+class Row(Measured):
+    backend: str = ""
+    version: str = ""
+    members: int = 0
+    events: int = 0
+    rollups: int = 0
+    generate_s: float = 0.0
 
     def markdown(self) -> str:
         return (
@@ -671,7 +675,7 @@ class Row:
         )
 
 
-async def measure(db: Database, runs: int, raw_runs: int) -> tuple[float, float, float, bool, str]:
+async def measure(db: Database, runs: int, raw_runs: int) -> Measured:
     set_ms, _ = await timed(lambda: full_set(db), runs)
     rollup_ms, from_rollups = await timed(lambda: headline_from_rollups(db), runs)
     raw_ms, from_raw = await timed(lambda: headline_from_raw(db), raw_runs)
@@ -682,7 +686,7 @@ async def measure(db: Database, runs: int, raw_runs: int) -> tuple[float, float,
     for name, fn in PARTS.items():
         ms, _ = await timed(lambda fn=fn: one(db, fn), runs)  # type: ignore[misc]
         parts.append(f"{name} {ms:.0f}")
-    return set_ms, rollup_ms, raw_ms, same, " · ".join(parts)
+    return Measured(set_ms, rollup_ms, raw_ms, same, " · ".join(parts))
 
 
 async def one(db: Database, fn: Callable[..., Awaitable[Any]]) -> None:
@@ -717,23 +721,31 @@ async def run_sqlite(args: argparse.Namespace, gen: Generator) -> Row:
     print(f"SQLite: generated {events:,} events, {rollups:,} rollup rows in {generate_s:.0f} s")
     db = Database.from_engine(create_engine(url))
     try:
-        set_ms, rollup_ms, raw_ms, same, parts = await measure(db, args.runs, args.raw_runs)
+        measured = await measure(db, args.runs, args.raw_runs)
     finally:
         await db.dispose()
     if not args.keep:
         remove_sqlite(path)
+    return row_of(measured, "SQLite", sqlite3.sqlite_version, args, events, rollups, generate_s)
+
+
+def row_of(
+    measured: Measured,
+    backend: str,
+    version: str,
+    args: argparse.Namespace,
+    events: int,
+    rollups: int,
+    generate_s: float,
+) -> Row:
     return Row(
-        "SQLite",
-        sqlite3.sqlite_version,
-        args.members,
-        events,
-        rollups,
-        generate_s,
-        set_ms,
-        rollup_ms,
-        raw_ms,
-        same,
-        parts,
+        **vars(measured),
+        backend=backend,
+        version=version,
+        members=args.members,
+        events=events,
+        rollups=rollups,
+        generate_s=generate_s,
     )
 
 
@@ -765,7 +777,7 @@ async def run_postgres(args: argparse.Namespace, gen: Generator) -> Row:
         )
         db = Database.from_engine(create_engine(metrics_url))
         try:
-            set_ms, rollup_ms, raw_ms, same, parts = await measure(db, args.runs, args.raw_runs)
+            measured = await measure(db, args.runs, args.raw_runs)
         finally:
             await db.dispose()
     finally:
@@ -777,19 +789,7 @@ async def run_postgres(args: argparse.Namespace, gen: Generator) -> Row:
                 await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             finally:
                 await conn.close()
-    return Row(
-        "PostgreSQL",
-        version,
-        args.members,
-        events,
-        rollups,
-        generate_s,
-        set_ms,
-        rollup_ms,
-        raw_ms,
-        same,
-        parts,
-    )
+    return row_of(measured, "PostgreSQL", version, args, events, rollups, generate_s)
 
 
 START, END = "<!-- metrics-bench:start -->", "<!-- metrics-bench:end -->"

@@ -161,6 +161,7 @@ class ActivityRecorder:
         self.clock = clock
         self._buffer: list[Record] = []
         self._waiters: deque[asyncio.Future[None]] = deque()  # put() calls waiting for space
+        self._closing = False
         self._reserved = 0  # slots handed to waiters that have not appended yet
         self._flush_lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -248,25 +249,35 @@ class ActivityRecorder:
     async def start(self) -> None:
         await self.load_exclusions()
         if self._task is None:
+            self._closing = False
             self._task = asyncio.create_task(self._run(), name="activity-recorder")
 
     async def close(self) -> None:
-        """Stop the background flusher and write everything still buffered."""
+        """Stop the background flusher, then write everything still buffered — and the
+        records of handlers still waiting for room.
+
+        The flusher is asked to stop, not cancelled: cancelling it while a batch commits could
+        leave the batch both written and still buffered, to be written twice."""
         if self._task is not None:
-            self._task.cancel()
+            self._closing = True
+            self._wake.set()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        while self._buffer:
-            if await self.flush() == 0 and self._buffer:
-                log.error("could not write %d activity records on close", len(self._buffer))
-                return
+        while self._buffer or self._waiters or self._reserved:
+            if self._buffer:
+                if await self.flush() == 0 and self._buffer:
+                    log.error("could not write %d activity records on close", len(self._buffer))
+                    return
+            else:
+                self._hand_out_space()
+                await asyncio.sleep(0)  # handlers handed a slot put their record in
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.flush_interval)
             self._wake.clear()
-            while self._buffer:
+            while self._buffer and not self._closing:
                 if await self.flush() == 0:
                     break  # the database is away; keep the records and try again later
 
