@@ -6,13 +6,19 @@ few centuries (the top bit is set only after 2084), so BigInteger is safe on bot
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Dialect
 from sqlalchemy.types import TypeDecorator
 
 Snowflake = BigInteger
+
+
+def as_date(value: Any) -> date:
+    """A Date column's value as a date. SQLite hands back its stored text where SQLAlchemy
+    loses the column type: max() over a CASE, or RETURNING of a multi-row upsert."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 class UTCDateTime(TypeDecorator[datetime]):

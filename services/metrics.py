@@ -36,6 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select, Subquery
 
 from models import ActivityDaily, ActivityWeekly, Guild, Member, MembershipEvent, MembershipKind
+from models.types import as_date
 from services.errors import InvalidInputError
 
 # -- weights -------------------------------------------------------------------------------------
@@ -416,7 +417,7 @@ class WeekWindows:
         )
 
     def mau_start(self, period: Period) -> date:
-        return period.end - timedelta(days=28)
+        return four_weeks_start(period)
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,6 +475,11 @@ def rollup_activity(guild_id: int, w: WeekWindows) -> ActivitySource:
     return ActivitySource(join=join, columns=columns)
 
 
+def four_weeks_start(period: Period) -> date:
+    """First day of the 28 local days ending with ``period`` (the monthly-actives window)."""
+    return period.end - timedelta(days=28)
+
+
 def _active_in_four_weeks(
     guild_id: int, period: Period, known_active: ColumnElement[bool], skip: int
 ) -> ColumnElement[int]:
@@ -483,7 +489,7 @@ def _active_in_four_weeks(
     ``skip`` of the four weeks); then their last active day — before the window means no,
     inside it means yes; only a member last active after the window (asked about a past
     week) has the remaining weeks read by key. No scan of four weeks of rollups."""
-    start = period.end - timedelta(weeks=4)
+    start = four_weeks_start(period)
     last = Member.last_active_day
     rest = [period.start - timedelta(weeks=k) for k in range(skip, 4)]
     other_weeks = (
@@ -881,14 +887,9 @@ async def drifting_members(
         .limit(limit)
     )
     return tuple(
-        DriftingMember(int(r.user_id), int(r.before), _as_date(r.last_day))
+        DriftingMember(int(r.user_id), int(r.before), as_date(r.last_day))
         for r in await session.execute(stmt)
     )
-
-
-def _as_date(value: Any) -> date:
-    # max() over a CASE loses the Date type on SQLite, which then returns the stored text.
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 async def new_and_promising(
@@ -1006,7 +1007,7 @@ async def member_summary(
         voice_minutes=int(row.voice) // 60,
         events_attended=int(row.events),
         events_attended_total=int(row.events_total),
-        streak_weeks=streak_weeks([_as_date(d) for d in days], period.start),
+        streak_weeks=streak_weeks([as_date(d) for d in days], period.start),
         active_this_week=int(row.active_days) > 0,
     )
 
