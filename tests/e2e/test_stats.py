@@ -15,6 +15,11 @@ def fields(reply: Any) -> dict[str, str]:
 
 
 async def test_members_take_part_and_stats_show_it(world: World) -> None:
+    # The story spans 40 minutes and counts 10-minute blocks, days and weeks: run it at 12:00:30
+    # of a day to come, so it never straddles a block, midnight or Monday, whatever the real time.
+    real = world.clock()
+    noon = (real + timedelta(days=1)).replace(hour=12, minute=0, second=30, microsecond=0)
+    world.clock.advance(seconds=(noon - real).total_seconds())
     now = world.clock()
     # Alice writes in two separate 10-minute blocks, Bob answers and reacts, Carol only
     # listens in voice with Bob for 20 minutes; the moderator does nothing at all.
