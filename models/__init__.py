@@ -15,11 +15,13 @@ from models.activity import (
 )
 from models.base import Base
 from models.community import Guild, Member
-from models.database import Database, backend_name, create_engine, normalize_url
+from models.database import Database, backend_name, create_engine, dialect_insert, normalize_url
+from models.polls import MAX_OPTIONS, Poll, PollBallot, PollOption
 from models.scheduling import ActionStatus, ScheduledAction
 
 __all__ = [
     "ACTIVE_COUNTERS",
+    "MAX_OPTIONS",
     "PASSIVE_KINDS",
     "ROLLUP_COLUMN",
     "TALK_COUNTERS",
@@ -35,8 +37,12 @@ __all__ = [
     "Member",
     "MembershipEvent",
     "MembershipKind",
+    "Poll",
+    "PollBallot",
+    "PollOption",
     "ScheduledAction",
     "backend_name",
     "create_engine",
+    "dialect_insert",
     "normalize_url",
 ]

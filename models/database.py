@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -46,6 +47,11 @@ def normalize_url(raw: str) -> URL:
 
 def backend_name(url: URL) -> str:
     return "PostgreSQL" if url.get_backend_name() == "postgresql" else "SQLite"
+
+
+def dialect_insert(session: AsyncSession) -> Any:
+    """The dialect's ``insert`` (PostgreSQL or SQLite): both have ON CONFLICT and RETURNING."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:

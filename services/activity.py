@@ -32,7 +32,6 @@ from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, Table, and_, bindparam, case, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import (
@@ -50,6 +49,7 @@ from models import (
     Member,
     MembershipEvent,
     MembershipKind,
+    dialect_insert,
 )
 from models.types import as_date
 
@@ -132,10 +132,6 @@ async def insert_raw_events(session: AsyncSession, records: list[ActivityRecord]
         stored = naive.isoformat(" ", "microseconds") if as_text else naive
         rows.append((r.guild_id, r.user_id, int(r.kind), r.channel_id, stored, r.amount))
     await connection.exec_driver_sql(sql, rows)
-
-
-def _insert_for(session: AsyncSession) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 class ActivityRecorder:
@@ -350,7 +346,7 @@ class ActivityRecorder:
             if r.kind is ActivityKind.MESSAGE:
                 blocks.setdefault((r.guild_id, r.user_id, second // BLOCK_SECONDS), day)
         if blocks:
-            insert = _insert_for(session)
+            insert = dialect_insert(session)
             b = BLOCK_TABLE.c
             stmt = (
                 insert(BLOCK_TABLE)
@@ -367,7 +363,7 @@ class ActivityRecorder:
     async def _upsert_rollups(
         self, session: AsyncSession, rollup: dict[tuple[int, int, date], dict[str, int]]
     ) -> None:
-        insert = _insert_for(session)
+        insert = dialect_insert(session)
         greatest = func.greatest if session.get_bind().dialect.name == "postgresql" else func.max
         daily = insert(DAILY_TABLE)
         t = DAILY_TABLE.c
@@ -446,7 +442,7 @@ class ActivityRecorder:
             ],
         )
         now = self.clock()
-        insert = _insert_for(session)
+        insert = dialect_insert(session)
         for r in sorted(records, key=lambda r: r.occurred_at):
             await ensure_guild_row(session, r.guild_id, now)
             joined = r.kind is MembershipKind.JOINED
@@ -481,7 +477,7 @@ def earliest_join(stmt: Any) -> Any:
 
 
 async def ensure_guild_row(session: AsyncSession, guild_id: int, now: datetime) -> None:
-    insert = _insert_for(session)
+    insert = dialect_insert(session)
     await session.execute(
         insert(Guild)
         .values(id=guild_id, name="", timezone="UTC", features={}, created_at=now, updated_at=now)
@@ -500,7 +496,7 @@ async def sync_members(
     was away). ``members`` is (user_id, joined_at, is_bot). Existing rows are left alone
     except that a member seen present is no longer marked as left, and an earlier join than
     the one on record becomes their first join. Returns rows created."""
-    insert = _insert_for(session)
+    insert = dialect_insert(session)
     rows = [
         {
             "guild_id": guild_id,
@@ -548,7 +544,7 @@ async def set_tracking_opt_out(
 ) -> None:
     """Record a member's choice; their activity stops being recorded from now on."""
     await ensure_guild_row(session, guild_id, now)
-    insert = _insert_for(session)
+    insert = dialect_insert(session)
     await session.execute(
         insert(Member)
         .values(

@@ -7,10 +7,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Guild
+from models import Guild, dialect_insert
 from services.errors import InvalidInputError
 
 
@@ -24,7 +23,7 @@ class GuildSettings:
 
 async def ensure_guild(session: AsyncSession, *, guild_id: int, name: str, now: datetime) -> None:
     """Create the guild's row if new, or refresh its name. Idempotent and race-free."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = dialect_insert(session)
     stmt = insert(Guild).values(
         id=guild_id, name=name[:100], timezone="UTC", features={}, created_at=now, updated_at=now
     )

@@ -24,11 +24,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, literal_column, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from models import ActionStatus, Database, ScheduledAction
+from models import ActionStatus, Database, ScheduledAction, dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +122,7 @@ async def schedule_action(
         "max_attempts": max_attempts,
         "created_at": now,
     }
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = dialect_insert(session)
     stmt = (
         insert(ScheduledAction)
         .values(**values)

@@ -70,6 +70,9 @@ class Settings:
     migrate_on_start: bool = True
     scheduler_tick_seconds: float = 2.0
     activity_retention_days: int = 90
+    # Keys the hashes that stand for members in anonymous polls. Never stored in the database:
+    # without it, the ballots of an open anonymous poll cannot be tied back to anyone.
+    secret_key: Secret = field(default_factory=lambda: Secret(""))
 
     @classmethod
     def load(
@@ -132,6 +135,7 @@ class Settings:
                 "ACTIVITY_RETENTION_DAYS", get("ACTIVITY_RETENTION_DAYS"), minimum=7
             )
             or 90,
+            secret_key=Secret(_parse_secret_key(get("SECRET_KEY"))),
         )
 
     def require_token(self) -> str:
@@ -207,6 +211,22 @@ def _parse_database_url(raw: str) -> str:
             "DATABASE_URL",
             "expected sqlite+aiosqlite:///path/to/hearth.db or "
             f"postgresql+asyncpg://user@host/db, got a URL with scheme {scheme or 'none'!r}",
+        )
+    return raw
+
+
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def _parse_secret_key(raw: str | None) -> str:
+    if raw is None:
+        return ""
+    if len(raw) < MIN_SECRET_KEY_LENGTH:
+        raise SettingsError(
+            "SECRET_KEY",
+            f"expected at least {MIN_SECRET_KEY_LENGTH} random characters, got "
+            f'{len(raw)}; make one with: python -c "import secrets; '
+            'print(secrets.token_urlsafe(32))"',
         )
     return raw
 
