@@ -12,11 +12,12 @@ import re
 import tempfile
 import textwrap
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sandbox import InteractionResult, Sandbox, ScriptedMember
+from sandbox import ChannelRecord, InteractionResult, MessageRecord, Sandbox, ScriptedMember
 from sandbox.hearth_runner import MovableClock, running_hearth, sandbox_settings
 
 COMMUNITY = "The Pottery Nook"
@@ -85,6 +86,18 @@ class Transcript:
 
     def act(self, who: ScriptedMember, what: str) -> None:
         self._out(f" ▸ {who.name}: {what}")
+
+    def show(self, what: str, msg: MessageRecord) -> None:
+        self._out(f"   {what} (everyone sees this):")
+        for line in render(msg.content, msg.embeds):
+            self._out(f"     {line}")
+        buttons = [c.get("label") for row in msg.components for c in row.get("components", [])]
+        if any(buttons):
+            disabled = all(c.get("disabled") for row in msg.components for c in row["components"])
+            state = " (disabled)" if disabled else ""
+            self._out(f"     [ {' ] [ '.join(b for b in buttons if b)} ]{state}")
+        for attachment in msg.attachments:
+            self._out(f"     📎 {attachment.filename} ({len(attachment.data):,} bytes)")
 
     def answer(self, who: ScriptedMember, result: InteractionResult) -> None:
         audience = f"only {who.name} sees this" if result.ephemeral else "everyone sees this"
@@ -214,8 +227,9 @@ async def run_demo(output_dir: Path, *, database_url: str | None = None) -> int:
                 t.act(alice, "spends 45 minutes in the Studio voice channel with bruno")
                 await settle(bot, creator)
 
+                cast = Cast(sb, creator, mod, people, general, clock, output_dir)
                 for scene in EXTRA_SCENES:
-                    await scene(t, bot, creator=creator, mod=mod, alice=alice)
+                    await scene(t, bot, cast)
 
                 t.scene("A member tries a moderator command")
                 t.act(alice, "/hearth health")
@@ -247,21 +261,92 @@ async def settle(bot: Any, someone: ScriptedMember) -> None:
         await bot.recorder.flush()
 
 
-async def _stats_scene(
-    t: Transcript,
-    bot: Any,
-    *,
-    creator: ScriptedMember,
-    mod: ScriptedMember,
-    alice: ScriptedMember,
-) -> None:
+@dataclass
+class Cast:
+    """Who and what every scene can use."""
+
+    sb: Sandbox
+    creator: ScriptedMember
+    mod: ScriptedMember
+    people: list[ScriptedMember]
+    general: ChannelRecord
+    clock: MovableClock
+    output_dir: Path
+
+
+async def _stats_scene(t: Transcript, bot: Any, c: Cast) -> None:
     if "cogs.stats" not in bot.extensions:
         return
+    alice = c.people[0]
     t.scene("How is the community really doing?")
-    t.act(creator, "/stats server")
-    t.answer(creator, await creator.slash("stats server"))
+    t.act(c.creator, "/stats server")
+    t.answer(c.creator, await c.creator.slash("stats server"))
     t.act(alice, "/stats me")
     t.answer(alice, await alice.slash("stats me"))
 
 
-EXTRA_SCENES = [_stats_scene]
+WORKSHOPS = ["Raku firing", "Wheel throwing basics", "Glaze chemistry", "Kintsugi repair"]
+
+
+async def _poll_scene(t: Transcript, bot: Any, c: Cast) -> None:
+    if "cogs.polls" not in bot.extensions:
+        return
+    alice, bruno = c.people[0], c.people[1]
+    t.scene("The community as a focus group: an anonymous poll")
+    options = " | ".join(WORKSHOPS)
+    t.act(
+        c.creator,
+        f"/poll create question:Which workshop should we run in January? options:{options} "
+        "duration:2d anonymous:True",
+    )
+    created = await c.creator.slash(
+        "poll create",
+        question="Which workshop should we run in January?",
+        options=options,
+        duration="2d",
+        anonymous=True,
+    )
+    t.answer(c.creator, created)
+    posted = c.sb.bot_messages(c.general)
+    poll_msg = [m for m in posted if m.embeds and "Poll #" in m.embeds[0]["title"]][-1]
+    t.show("The poll", poll_msg)
+
+    t.act(alice, "clicks [ Kintsugi repair ]")
+    t.answer(alice, await alice.click(poll_msg, "Kintsugi repair"))
+    rng = random.Random(11)
+    voters = c.people[2:26]
+    clicks = [v.click(poll_msg, rng.choice(WORKSHOPS)) for v in voters]
+    clicks += [bruno.click(poll_msg, "Raku firing") for _ in range(4)]
+    await asyncio.gather(*clicks)
+    t.note(
+        f"{len(voters) + 1} more members vote within the same second; bruno clicks Raku firing "
+        "four times in a row, and it counts once. Hearth edits the public message at most once "
+        "every 2 seconds while votes pour in."
+    )
+    t.act(bruno, "changes his mind: clicks [ Kintsugi repair ]")
+    t.answer(bruno, await bruno.click(poll_msg, "Kintsugi repair"))
+    await asyncio.sleep(2.5)  # the debounced edit lands
+    t.show("The poll, a few seconds later", poll_msg)
+
+    poll_id = created.content.split("#", 1)[1].split(" ", 1)[0]
+    t.act(alice, f"/poll close poll:{poll_id}")
+    t.answer(alice, await alice.slash("poll close", poll=poll_id))
+    t.act(c.creator, f"/poll close poll:{poll_id}")
+    t.answer(c.creator, await c.creator.slash("poll close", poll=poll_id))
+    t.show("The closed poll", poll_msg)
+    for attachment in poll_msg.attachments:
+        path = c.output_dir / attachment.filename
+        await asyncio.to_thread(_write_bytes, path, attachment.data)
+        t.note(f"The results chart is saved as {path}.")
+    t.note(
+        "Anonymous means anonymous: the votes were stored under keyed hashes while the poll was "
+        "open, and at close only the totals were kept."
+    )
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+EXTRA_SCENES = [_stats_scene, _poll_scene]

@@ -28,3 +28,6 @@ def test_demo_plays_the_story(tmp_path: Path) -> None:
     assert "Only moderators can use this" in transcript  # alice refused, politely
     assert "Europe/Berlin" in transcript
     assert "This interaction failed" not in transcript
+    assert "maya: /poll create" in transcript and "Winner:" in transcript  # the poll scene
+    (chart,) = (tmp_path / "out").glob("poll-*-results.png")
+    assert chart.read_bytes().startswith(b"\x89PNG")
