@@ -89,3 +89,14 @@ def test_env_file_is_read_and_environment_wins(tmp_path) -> None:  # type: ignor
     env_file.write_text("LOG_LEVEL=WARNING\nDEV_GUILD_ID=5\n")
     s = Settings.load({"DEV_GUILD_ID": "7"}, env_file=env_file)
     assert (s.log_level, s.dev_guild_id) == ("WARNING", 7)
+
+
+def test_secret_key_is_optional_long_and_never_shown() -> None:
+    assert not Settings.from_mapping({}).secret_key
+    key = "k3y-" + "x" * 40
+    s = Settings.from_mapping({"SECRET_KEY": key})
+    assert s.secret_key.reveal() == key and key not in repr(s)
+    with pytest.raises(SettingsError) as short:
+        Settings.from_mapping({"SECRET_KEY": "too-short"})
+    assert short.value.variable == "SECRET_KEY" and "secrets.token_urlsafe" in str(short.value)
+    assert "too-short" not in str(short.value)
