@@ -10,7 +10,7 @@ from typing import Any
 import discord
 from sqlalchemy import func, select
 
-from models import ActivityEvent, ActivityKind, Poll
+from models import ActivityEvent, ActivityKind, Poll, ScheduledAction
 from sandbox import MessageRecord
 from tests.e2e.conftest import World
 
@@ -361,3 +361,19 @@ async def test_bad_input_is_refused_and_nothing_is_created(world: World) -> None
     async with world.db.reading() as s:
         assert await s.scalar(select(func.count()).select_from(Poll)) == 0
     assert not [m for m in world.sb.messages(world.general) if m.author_id == world.app.user.id]
+
+
+async def test_a_poll_that_cannot_be_posted_leaves_nothing_behind(world: World) -> None:
+    # Discord refuses the post although the permissions looked right (say, they changed a
+    # moment ago): the member is told, and the poll and its scheduled close are gone.
+    world.sb.faults.server_error("POST", "/channels/{channel_id}/messages", status=403)
+    reply = await world.alice.slash("poll create", question="Q?", options="A | B")
+    assert reply.ephemeral and "Discord didn't let me" in reply.content
+    async with world.db.reading() as s:
+        assert await s.scalar(select(func.count()).select_from(Poll)) == 0
+        pending = await s.scalar(
+            select(func.count())
+            .select_from(ScheduledAction)
+            .where(ScheduledAction.kind == "polls.close", ScheduledAction.status == "pending")
+        )
+    assert pending == 0
