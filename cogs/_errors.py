@@ -76,18 +76,27 @@ def describe_error(error: BaseException) -> tuple[str, bool]:
 
 
 async def reply_error(
-    interaction: discord.Interaction, error: BaseException, *, where: str | None = None
+    interaction: discord.Interaction,
+    error: BaseException,
+    *,
+    where: str | None = None,
+    private: bool = False,
 ) -> None:
-    """Tell the member what went wrong, ephemerally; log the unexpected with a reference."""
+    """Tell the member what went wrong, ephemerally; log the unexpected with a reference.
+
+    ``private``: the log line leaves the member out (a vote in an anonymous poll must not be
+    tied to anyone, not even by an error report).
+    """
     message, unexpected = describe_error(error)
     if unexpected:
         ref = secrets.token_hex(4)
         command = interaction.command.qualified_name if interaction.command else None
+        user = interaction.user.id if interaction.user and not private else "-"
         log.error(
             "unexpected error ref=%s guild=%s user=%s command=%s where=%s",
             ref,
             interaction.guild_id,
-            interaction.user.id if interaction.user else None,
+            user,
             command,
             where,
             exc_info=error,

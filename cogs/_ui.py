@@ -37,11 +37,14 @@ class HearthDynamicItem(DynamicItem[BaseT], template=r"(?!)"):
     Register them in the cog's ``cog_load`` with ``bot.add_dynamic_items``.
     """
 
+    # True for items whose click must never be tied to a member in a log line (votes).
+    private: bool = False
+
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         try:
             await self.handle(interaction)
         except Exception as error:
-            await reply_error(interaction, error, where=type(self).__name__)
+            await reply_error(interaction, error, where=type(self).__name__, private=self.private)
 
     async def handle(self, interaction: discord.Interaction) -> None:
         raise NotImplementedError

@@ -337,6 +337,20 @@ async def list_open_polls(session: AsyncSession, *, guild_id: int) -> list[PollS
     return [await _snapshot(session, p) for p in polls]
 
 
+async def open_poll_ids(
+    session: AsyncSession, *, guild_ids: Sequence[int]
+) -> list[tuple[int, int]]:
+    """(guild, poll) of every posted, open poll in these guilds."""
+    if not guild_ids:
+        return []
+    rows = await session.execute(
+        select(Poll.guild_id, Poll.id).where(
+            Poll.guild_id.in_(guild_ids), Poll.closed_at.is_(None), Poll.message_id.is_not(None)
+        )
+    )
+    return [(int(g), int(p)) for g, p in rows]
+
+
 @dataclass(frozen=True)
 class PollChoice:
     id: int

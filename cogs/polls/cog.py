@@ -170,6 +170,15 @@ class PollsCog(commands.Cog):
         self.updater.forget(poll.id)
         return True
 
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        # Edits still waiting for their 2 s when the last process stopped were lost with it:
+        # redraw every open poll once (debounced like any other update).
+        async with self.bot.db.reading() as session:
+            found = await polls.open_poll_ids(session, guild_ids=[g.id for g in self.bot.guilds])
+        for guild_id, poll_id in found:
+            self.updater.touch(guild_id, poll_id)
+
     # -- the scheduled close ---------------------------------------------------------------
 
     async def _close_due(self, action: Action) -> None:

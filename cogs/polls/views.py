@@ -30,6 +30,8 @@ def _cog(interaction: discord.Interaction) -> PollsCog:
 class VoteButton(
     HearthDynamicItem[discord.ui.Button[Any]], template=r"poll:vote:(?P<poll>\d+):(?P<option>\d+)"
 ):
+    private = True  # a vote may be anonymous: error logs leave the member out
+
     def __init__(
         self, poll_id: int, position: int, *, label: str = "Vote", disabled: bool = False
     ) -> None:
@@ -56,6 +58,8 @@ class VoteButton(
 
 
 class PickSelect(HearthDynamicItem[discord.ui.Select[Any]], template=r"poll:pick:(?P<poll>\d+)"):
+    private = True
+
     def __init__(
         self,
         poll_id: int,
@@ -96,6 +100,8 @@ class PickSelect(HearthDynamicItem[discord.ui.Select[Any]], template=r"poll:pick
 class ClearVoteButton(
     HearthDynamicItem[discord.ui.Button[Any]], template=r"poll:clear:(?P<poll>\d+)"
 ):
+    private = True
+
     def __init__(self, poll_id: int, *, disabled: bool = False) -> None:
         super().__init__(
             discord.ui.Button(

@@ -377,3 +377,11 @@ async def test_a_poll_that_cannot_be_posted_leaves_nothing_behind(world: World) 
             .where(ScheduledAction.kind == "polls.close", ScheduledAction.status == "pending")
         )
     assert pending == 0
+
+
+async def test_an_update_pending_at_a_restart_is_not_lost(world: World) -> None:
+    msg = await create(world)
+    await world.bob.click(msg, "Mugs")  # edits at once
+    await world.carol.click(msg, "Bowls")  # within 2 s: waits for the next edit
+    await world.restart()  # ... which dies with the process
+    await wait_tally(world, msg, "2 votes · 2 of 5")
