@@ -2,7 +2,7 @@
 
 Glue only: parse the interaction, one transaction through services.polls, then talk to
 Discord. The public message is edited at most once per poll every 2 seconds while votes
-arrive (TallyUpdater); the close always writes the exact final result.
+arrive (DebouncedRefresher); the close always writes the exact final result.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._bot import Hearth, moderator_only
+from cogs._refresh import DebouncedRefresher
 from cogs.polls import render
 from cogs.polls.views import DYNAMIC_ITEMS
 from models import ActivityKind
@@ -45,61 +46,6 @@ def eligible_count(guild: discord.Guild | None, role_id: int | None) -> int | No
     return 0 if role is None else sum(1 for m in role.members if not m.bot)
 
 
-class TallyUpdater:
-    """Debounced edits of poll messages: at most one per poll every ``interval`` seconds.
-
-    ``touch()`` after each committed vote. The pending entry is removed before the snapshot is
-    read, so a vote committed during an edit schedules another one: the last edit always
-    shows every vote. Edits and the final (closing) edit of a poll share one lock, and an
-    update never overwrites a closed poll.
-    """
-
-    def __init__(self, cog: PollsCog, interval: float = EDIT_INTERVAL) -> None:
-        self.cog = cog
-        self.interval = interval
-        self._pending: dict[int, asyncio.Task[None]] = {}
-        self._last_edit: dict[int, float] = {}
-        self._locks: dict[int, asyncio.Lock] = {}
-
-    def lock(self, poll_id: int) -> asyncio.Lock:
-        return self._locks.setdefault(poll_id, asyncio.Lock())
-
-    def touch(self, guild_id: int, poll_id: int) -> None:
-        if poll_id in self._pending:
-            return
-        loop = asyncio.get_running_loop()
-        wait = max(0.0, self._last_edit.get(poll_id, 0.0) + self.interval - loop.time())
-        task = asyncio.create_task(self._edit_after(guild_id, poll_id, wait))
-        self._pending[poll_id] = task
-
-    async def _edit_after(self, guild_id: int, poll_id: int, wait: float) -> None:
-        try:
-            await asyncio.sleep(wait)
-        finally:
-            self._pending.pop(poll_id, None)
-        try:
-            async with self.lock(poll_id):
-                poll = await self.cog.read_poll(guild_id, poll_id)
-                if poll.is_closed or poll.message_id is None:
-                    return
-                self._last_edit[poll_id] = asyncio.get_running_loop().time()
-                await self.cog.edit_message(poll)
-        except NotFoundError:
-            return
-        except Exception:  # a failed live update is repaired by the next one or the close
-            log.warning("could not update poll %s", poll_id, exc_info=True)
-
-    def forget(self, poll_id: int) -> None:
-        self._last_edit.pop(poll_id, None)
-        self._locks.pop(poll_id, None)
-
-    async def close(self) -> None:
-        tasks = list(self._pending.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
 class PollsCog(commands.Cog):
     poll = app_commands.Group(
         name="poll",
@@ -109,7 +55,7 @@ class PollsCog(commands.Cog):
 
     def __init__(self, bot: Hearth) -> None:
         self.bot = bot
-        self.updater = TallyUpdater(self)
+        self.updater = DebouncedRefresher(self._live_poll, self.edit_message, EDIT_INTERVAL)
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
@@ -128,6 +74,14 @@ class PollsCog(commands.Cog):
         return key.reveal().encode() if key else None
 
     # -- reading and editing ---------------------------------------------------------------
+
+    async def _live_poll(self, guild_id: int, poll_id: int) -> polls.PollSnapshot | None:
+        """The poll to redraw, or None when a live update must not touch it (closed, gone)."""
+        try:
+            poll = await self.read_poll(guild_id, poll_id)
+        except NotFoundError:
+            return None
+        return None if poll.is_closed or poll.message_id is None else poll
 
     async def read_poll(self, guild_id: int, poll_id: int) -> polls.PollSnapshot:
         async with self.bot.db.reading() as session:

@@ -1,4 +1,4 @@
-"""The debounced poll-message editor: spaced edits, and the last edit shows the last vote."""
+"""The debounced message editor: spaced edits, and the last edit shows the last vote."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import itertools
 from dataclasses import dataclass, replace
 from typing import Any
 
-from cogs.polls.cog import TallyUpdater
+from cogs._refresh import DebouncedRefresher
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,8 @@ class FakeCog:
         self.poll = FakePoll(0)
         self.edits: list[tuple[float, int]] = []
 
-    async def read_poll(self, guild_id: int, poll_id: int) -> FakePoll:
-        return self.poll
+    async def read_poll(self, guild_id: int, poll_id: int) -> FakePoll | None:
+        return None if self.poll.is_closed else self.poll
 
     async def edit_message(self, poll: Any) -> None:
         await asyncio.sleep(0.005)  # a REST call takes a little while; votes keep coming
@@ -35,7 +35,7 @@ class FakeCog:
 async def test_edits_are_spaced_and_the_last_one_is_exact() -> None:
     cog = FakeCog()
     interval = 0.05
-    updater = TallyUpdater(cog, interval=interval)  # type: ignore[arg-type]
+    updater = DebouncedRefresher(cog.read_poll, cog.edit_message, interval=interval)
     for _ in range(60):
         cog.poll = replace(cog.poll, votes=cog.poll.votes + 1)
         updater.touch(1, 7)
@@ -51,7 +51,7 @@ async def test_edits_are_spaced_and_the_last_one_is_exact() -> None:
 
 async def test_a_closed_poll_is_never_overwritten() -> None:
     cog = FakeCog()
-    updater = TallyUpdater(cog, interval=0.01)  # type: ignore[arg-type]
+    updater = DebouncedRefresher(cog.read_poll, cog.edit_message, interval=0.01)
     cog.poll = FakePoll(3, is_closed=True)
     updater.touch(1, 7)
     await asyncio.sleep(0.05)
