@@ -484,7 +484,9 @@ async def cast_vote(
         select(func.count()).select_from(PollOption).where(PollOption.poll_id == poll.id)
     )
     wanted = [add] if add is not None else list(replace or [])
-    if not wanted or any(not 0 <= i < int(n_options or 0) for i in wanted):
+    if not wanted:
+        raise InvalidInputError("Pick at least one option (or use **Clear my vote**).")
+    if any(not 0 <= i < int(n_options or 0) for i in wanted):
         raise InvalidInputError("That option isn't part of this poll any more.")
     if len(set(wanted)) > poll.choices:
         raise InvalidInputError(
@@ -557,8 +559,12 @@ async def clear_vote(
     if poll.closed_at is not None or now >= poll.closes_at:
         raise PermissionDeniedError(_closed_message(poll))
     voter = _voter(poll, user_id, vote_secret)
+    # Emptied, not deleted: a vote racing this clear always finds the row to lock (a deleted
+    # row would let it update nothing and report success). Empty ballots count for nothing.
     result = await session.execute(
-        delete(PollBallot).where(PollBallot.poll_id == poll.id, PollBallot.voter == voter)
+        update(PollBallot)
+        .where(PollBallot.poll_id == poll.id, PollBallot.voter == voter, PollBallot.picks != 0)
+        .values(picks=0)
     )
     return await _snapshot(session, poll), bool(getattr(result, "rowcount", 0))
 
