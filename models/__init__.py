@@ -16,6 +16,14 @@ from models.activity import (
 from models.base import Base
 from models.community import Guild, Member
 from models.database import Database, backend_name, create_engine, dialect_insert, normalize_url
+from models.events import (
+    Event,
+    EventAttendance,
+    EventReminder,
+    EventRsvp,
+    EventStatus,
+    RsvpStatus,
+)
 from models.polls import MAX_OPTIONS, Poll, PollBallot, PollOption
 from models.scheduling import ActionStatus, ScheduledAction
 
@@ -33,6 +41,11 @@ __all__ = [
     "ActivityWeekly",
     "Base",
     "Database",
+    "Event",
+    "EventAttendance",
+    "EventReminder",
+    "EventRsvp",
+    "EventStatus",
     "Guild",
     "Member",
     "MembershipEvent",
@@ -40,6 +53,7 @@ __all__ = [
     "Poll",
     "PollBallot",
     "PollOption",
+    "RsvpStatus",
     "ScheduledAction",
     "backend_name",
     "create_engine",
