@@ -80,7 +80,10 @@ def server_embed(m: metrics.WeeklyMetrics) -> discord.Embed:
     embed.add_field(name="New, back in wk 2", value=retention)
     embed.add_field(name="Events attended", value=count_with_change(c["events_attended"]))
     embed.add_field(name="Referrals", value=count_with_change(c["referrals"]))
-    embed.add_field(name="Repeat attendance", value="not available yet")
+    repeat = str(cur.repeat_attendees)
+    if cur.rsvp_conversion is not None:
+        repeat += f"\n{round(cur.rsvp_conversion * 100)}% of Going came"
+    embed.add_field(name="Repeat attendees", value=repeat)
     if m.top_contributors:
         lines = [f"{i}. <@{t.user_id}> · {t.score:g}" for i, t in enumerate(m.top_contributors, 1)]
         embed.add_field(name="Top contributors", value="\n".join(lines)[:1024], inline=False)

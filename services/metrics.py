@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType, SimpleNamespace
 from typing import Any
@@ -38,6 +38,7 @@ from sqlalchemy.sql.selectable import Select, Subquery
 from models import ActivityDaily, ActivityWeekly, Guild, Member, MembershipEvent, MembershipKind
 from models.types import as_date
 from services.errors import InvalidInputError
+from services.events import attendance_stats
 
 # -- weights -------------------------------------------------------------------------------------
 
@@ -223,8 +224,11 @@ class PeriodValues:
     week1_retention: float | None
     events_attended: int
     referrals: int
-    # Needs per-event attendance (the events feature); None until it records it.
-    repeat_attendance: float | None = None
+    # From the events feature (services.events.attendance_stats): members who attended at
+    # least 2 of the server's last 4 ended events as of the period's end, and the share of
+    # Going RSVPs to the period's ended events that became attendances.
+    repeat_attendees: int = 0
+    rsvp_conversion: float | None = None
 
 
 def compare(current: PeriodValues, previous: PeriodValues) -> dict[str, Change]:
@@ -647,7 +651,6 @@ async def weekly_values(
             week1_retention=ratio(got[f"returned_{s}"], got[f"cohort_{s}"]),
             events_attended=got[f"events_{s}"],
             referrals=got[f"referrals_{s}"],
-            repeat_attendance=None,
         )
 
     return values("cur"), values("prev")
@@ -730,6 +733,18 @@ async def contributors_from(
     return tuple(out)
 
 
+async def with_attendance(
+    session: AsyncSession, guild_id: int, values: PeriodValues, period: Period, cutoff: datetime
+) -> PeriodValues:
+    """Add the events feature's per-event numbers (docs/metrics.md, docs/events.md)."""
+    stats = await attendance_stats(
+        session, guild_id=guild_id, start=period.start_utc, end=min(period.end_utc, cutoff)
+    )
+    return replace(
+        values, repeat_attendees=stats.repeat_attendees, rsvp_conversion=stats.conversion
+    )
+
+
 async def weekly_metrics(
     session: AsyncSession,
     *,
@@ -750,6 +765,8 @@ async def weekly_metrics(
     used = resolve_weights({**guild_weights, **(weights or {})})
     w = WeekWindows.of(tz, now, weeks_ago)
     current, previous = await weekly_values(session, guild_id, w, rollup_activity(guild_id, w))
+    current = await with_attendance(session, guild_id, current, w.current, w.cutoff)
+    previous = await with_attendance(session, guild_id, previous, w.previous, w.previous.end_utc)
     totals = weekly_member_totals(guild_id, w.current.start)
     top_contributors = await contributors_from(session, guild_id, totals, used, top)
     return WeeklyMetrics(

@@ -129,7 +129,7 @@ async def test_empty_guild_has_zeros_and_no_ratios(db: Database) -> None:
         assert values.engagement_rate is None
         assert values.stickiness is None
         assert values.week1_retention is None
-        assert values.repeat_attendance is None
+        assert values.repeat_attendees == 0 and values.rsvp_conversion is None
     assert m.top_contributors == ()
     assert m.change("active").relative is None
     async with db.reading() as s:
@@ -196,7 +196,7 @@ async def test_tiny_guild_of_three(db: Database) -> None:
     # Joined last week: bob = 1; active this week: bob = 1; 1 / 1
     assert (cur.retention_cohort, cur.retention_returned, cur.week1_retention) == (1, 1, 1.0)
     assert (cur.events_attended, cur.referrals) == (1, 1)
-    assert cur.repeat_attendance is None  # not recorded by any feature yet
+    assert cur.repeat_attendees == 0  # no events held
 
     # Last week: members at its end (Mon 23 Nov 00:00): alice, bob, carol = 3
     assert (prev.members_total, prev.joined, prev.left) == (3, 1, 0)
@@ -534,3 +534,56 @@ async def test_utc_guild_is_the_default(db: Database) -> None:
 def test_naive_now_is_refused() -> None:
     with pytest.raises(ValueError):
         metrics.week_bounds("UTC", datetime(2026, 11, 25, 12))
+
+
+# -- attendance from the events feature ---------------------------------------------------------
+
+
+async def _held_event(db: Database, start: datetime, going: list[int], came: list[int]) -> None:
+    """An event that started at ``start`` (UTC), with Going RSVPs and check-ins; then closed."""
+    from datetime import timedelta
+
+    from services import events
+
+    async with db.writing() as s:
+        spec = events.build_spec(
+            title="Meetup",
+            starts_at=start,
+            duration=timedelta(hours=1),
+            timezone=ZoneInfo("Europe/Berlin"),
+            now=start - timedelta(days=1),
+            location="Café",
+        )
+        ev = await events.create_event(
+            s, guild_id=G, post_channel_id=1, host_id=1, spec=spec, now=start - timedelta(days=1)
+        )
+        for user in going:
+            await events.rsvp(
+                s,
+                guild_id=G,
+                event_id=ev.id,
+                user_id=user,
+                role_ids=[],
+                choice=events.RsvpStatus.GOING,
+                now=start - timedelta(hours=1),
+            )
+        for user in came:
+            await events.check_in(
+                s, guild_id=G, event_id=ev.id, user_id=user, role_ids=[], now=start
+            )
+        await events.close_window(s, guild_id=G, event_id=ev.id, now=start + timedelta(hours=2))
+
+
+async def test_repeat_attendees_and_rsvp_conversion(db: Database) -> None:
+    await guild(db)
+    # Last week (16-22 Nov): one event; this week (23-29 Nov, now = Wed 25th): two so far.
+    await _held_event(db, berlin(2026, 11, 18, 19), going=[1, 2], came=[1])
+    await _held_event(db, berlin(2026, 11, 23, 19), going=[1, 2, 3], came=[1, 2])
+    await _held_event(db, berlin(2026, 11, 24, 19), going=[2, 3], came=[2, 4])  # 4: no RSVP
+    m = await weekly(db)
+    # Of the last 4 events before now (all three): 1 came twice, 2 came twice -> 2.
+    assert m.current.repeat_attendees == 2
+    # This week's Going RSVPs: 3 + 2 = 5, of whom 1, 2 (first) and 2 (second) came -> 3 / 5.
+    assert m.current.rsvp_conversion == 3 / 5
+    # Last week: only the first event had ended -> nobody came twice; 1 of 2 Going came.
+    assert m.previous.repeat_attendees == 0 and m.previous.rsvp_conversion == 1 / 2
