@@ -106,8 +106,13 @@ class Transcript:
             self._out(f"     {line}")
 
 
+# Mentions shown by name, as a Discord client shows them (filled in by run_demo).
+NAMES: dict[str, str] = {}
+
+
 def _plain(text: str) -> str:
     text = re.sub(r"<t:(\d+):[a-zA-Z]>", lambda m: _ts(int(m.group(1))), text)
+    text = re.sub(r"<(@&|@|#)(\d+)>", lambda m: NAMES.get(m.group(2), m.group(0)), text)
     return text.replace("**", "")
 
 
@@ -188,6 +193,9 @@ async def run_demo(output_dir: Path, *, database_url: str | None = None) -> int:
             alice, bruno, chen = people[0], people[1], people[2]
             clock = MovableClock()
             settings = sandbox_settings(sb, app, url, dev_guild=guild)
+            NAMES.update({str(m.id): f"@{m.name}" for m in [creator, mod, *people]})
+            NAMES.update({str(ch.id): f"#{ch.name}" for ch in (general, wip, studio)})
+            NAMES[str(mod_role.id)] = "@Moderator"
 
             t.scene(f"{COMMUNITY}: a sandbox community of {len(people) + 2} people")
             t.note(
@@ -227,7 +235,7 @@ async def run_demo(output_dir: Path, *, database_url: str | None = None) -> int:
                 t.act(alice, "spends 45 minutes in the Studio voice channel with bruno")
                 await settle(bot, creator)
 
-                cast = Cast(sb, creator, mod, people, general, clock, output_dir)
+                cast = Cast(sb, guild.id, creator, mod, people, general, clock, output_dir)
                 for scene in EXTRA_SCENES:
                     await scene(t, bot, cast)
 
@@ -266,6 +274,7 @@ class Cast:
     """Who and what every scene can use."""
 
     sb: Sandbox
+    sb_guild_id: int
     creator: ScriptedMember
     mod: ScriptedMember
     people: list[ScriptedMember]
@@ -349,4 +358,77 @@ def _write_bytes(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-EXTRA_SCENES = [_stats_scene, _poll_scene]
+async def _event_scene(t: Transcript, bot: Any, c: Cast) -> None:
+    if "cogs.events" not in bot.extensions:
+        return
+    alice, bruno, chen, dara = c.people[:4]
+    studio = next(ch for ch in c.sb.channels.values() if ch.name == "Studio")
+    t.scene("An event with a waitlist, and attendance that is real")
+    t.act(
+        c.creator,
+        "/event create title:Raku firing night start:tomorrow 19:00 capacity:3 channel:Studio "
+        "duration:90m",
+    )
+    created = await c.creator.slash(
+        "event create",
+        title="Raku firing night",
+        start="tomorrow 19:00",
+        capacity=3,
+        channel=studio,
+        duration="90m",
+        description="Bring one bisque-fired piece. We fire in the yard, then talk it through.",
+    )
+    t.answer(c.creator, created)
+    posted = c.sb.bot_messages(c.general)
+    event_msg = [m for m in posted if m.embeds and "RSVPs" in str(m.embeds[0]["fields"])][-1]
+    for who in (alice, bruno, chen):
+        await who.click(event_msg, "Going")
+    t.note("alice, bruno and chen click Going: the three seats are taken.")
+    t.act(dara, "clicks [ Going ]")
+    waiting = await dara.click(event_msg, "Going")
+    t.answer(dara, waiting)
+    t.act(dara, "clicks [ Yes, remind me by DM ]")
+    t.answer(dara, await dara.click(waiting.original, "Yes, remind me by DM"))
+    t.act(bruno, "clicks [ Can't go ]")
+    t.answer(bruno, await bruno.click(event_msg, "Can't go"))
+    dm = await c.sb.wait_for(lambda: dara.dms()[-1] if dara.dms() else None, 10)
+    t.note(f"dara moves up from the waitlist at once, and Hearth DMs her: {_plain(dm.content)}")
+    await asyncio.sleep(2.2)  # the debounced edit
+    t.show("The event", event_msg)
+
+    event_id = created.content.split("#", 1)[1].split(" ", 1)[0]
+    async with bot.db.reading() as session:
+        from services.events import get_event
+
+        event = await get_event(session, guild_id=c.sb_guild_id, event_id=int(event_id))
+    c.clock.advance(seconds=(event.starts_at - timedelta(minutes=5) - c.clock()).total_seconds())
+    await asyncio.sleep(0.6)  # the attendance window opens 10 minutes before the start
+    for who in (alice, dara, chen):
+        await who.join_voice(studio)
+    await settle(bot, c.creator)
+    c.clock.advance(minutes=3)
+    await chen.leave_voice()
+    await settle(bot, c.creator)
+    c.clock.advance(minutes=40)
+    await alice.leave_voice()
+    await dara.leave_voice()
+    await settle(bot, c.creator)
+    t.note(
+        "The evening comes. alice and dara spend 40 minutes in the Studio voice channel; chen "
+        "drops in for 3 minutes, which does not count as attending (10 minutes does)."
+    )
+    c.clock.advance(seconds=(event.ends_at + timedelta(minutes=31) - c.clock()).total_seconds())
+    await c.sb.wait_for(lambda: event_msg.embeds[0]["title"].startswith("Ended") or None, 10)
+    t.show("The event, after it ended", event_msg)
+    t.act(c.mod, f"/event attendees event:{event_id}")
+    t.answer(c.mod, await c.mod.slash("event attendees", event=event_id))
+    t.act(alice, f"/event ics event:{event_id}")
+    ics = await alice.slash("event ics", event=event_id)
+    t.answer(alice, ics)
+    for attachment in ics.attachments:
+        path = c.output_dir / attachment.filename
+        await asyncio.to_thread(_write_bytes, path, attachment.data)
+        t.note(f"The calendar file is saved as {path}.")
+
+
+EXTRA_SCENES = [_stats_scene, _poll_scene, _event_scene]

@@ -31,3 +31,5 @@ def test_demo_plays_the_story(tmp_path: Path) -> None:
     assert "maya: /poll create" in transcript and "Winner:" in transcript  # the poll scene
     (chart,) = (tmp_path / "out").glob("poll-*-results.png")
     assert chart.read_bytes().startswith(b"\x89PNG")
+    assert "Attended (2): @alice @dara" in transcript  # the event scene: real attendance
+    assert (tmp_path / "out" / "event-1.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")
