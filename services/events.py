@@ -789,6 +789,14 @@ def _window_condition(now: datetime) -> ColumnElement[bool]:
     )
 
 
+async def channels_with_open_window(session: AsyncSession, *, now: datetime) -> set[int]:
+    """Voice and stage channels of events whose attendance window is open, in any server."""
+    rows = await session.scalars(
+        select(Event.channel_id).where(_window_condition(now), Event.channel_id.is_not(None))
+    )
+    return {int(c) for c in rows}
+
+
 async def events_in_window(
     session: AsyncSession, *, guild_id: int, channel_id: int | None, now: datetime
 ) -> list[Event]:
@@ -828,6 +836,36 @@ async def voice_moved(
         ):
             await _arrive(session, event, user_id, now)
     return newly
+
+
+async def reconcile_presence(
+    session: AsyncSession,
+    *,
+    guild_id: int,
+    channel_id: int,
+    present: Sequence[int],
+    now: datetime,
+) -> None:
+    """After a restart: who is in an event's channel now. Members still there keep their
+    session (they were seen before and are seen now); a session of a member who left while
+    Hearth was away is dropped uncounted, since when they left is unknown (attendance is
+    claimed only on evidence); members there without a session start counting now."""
+    here = set(present)
+    for event in await events_in_window(session, guild_id=guild_id, channel_id=channel_id, now=now):
+        rows = (
+            await session.scalars(
+                select(EventAttendance).where(
+                    EventAttendance.event_id == event.id,
+                    EventAttendance.present_since.is_not(None),
+                )
+            )
+        ).all()
+        for row in rows:
+            if row.user_id not in here:
+                row.present_since = None
+        for user_id in here:
+            await _arrive(session, event, user_id, now)
+    await session.flush()
 
 
 async def _attendance_row(session: AsyncSession, event_id: int, user_id: int) -> EventAttendance:

@@ -64,6 +64,7 @@ class EventsCog(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
+        await self._refresh_windows()
         actions = self.bot.actions
         # A reminder after the start is pointless; the handler also checks, and logs.
         actions.register(events.REMIND_ACTION, self._remind, late_policy=LatePolicy.RUN)
@@ -107,28 +108,27 @@ class EventsCog(commands.Cog):
             log.info("event %s: its message could not be edited: %s", event.id, exc)
 
     async def _refresh_windows(self) -> None:
-        now = self.now
         async with self.bot.db.reading() as session:
-            found: set[int] = set()
-            for guild in self.bot.guilds:
-                for e in await events.events_in_window(
-                    session, guild_id=guild.id, channel_id=None, now=now
-                ):
-                    if e.channel_id is not None:
-                        found.add(e.channel_id)
-        self.window_channels = found
+            self.window_channels = await events.channels_with_open_window(session, now=self.now)
 
     @commands.Cog.listener()
-    async def on_ready(self) -> None:
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        # Voice changes while Hearth was away were not seen: square the open sessions with who
+        # is in each event's channel now. (The guild arrives before any later voice change, and
+        # writers queue in order, so this runs first.)
         await self._refresh_windows()
-        # Members already in an event's channel while Hearth was away start counting now.
-        for guild in self.bot.guilds:
-            for channel_id in self.window_channels:
-                channel = guild.get_channel(channel_id)
-                if isinstance(channel, discord.VoiceChannel | discord.StageChannel):
-                    for member in channel.members:
-                        if not member.bot:
-                            await self._voice(guild.id, member.id, None, channel_id)
+        for channel_id in self.window_channels:
+            channel = guild.get_channel(channel_id)
+            if not isinstance(channel, discord.VoiceChannel | discord.StageChannel):
+                continue
+            async with self.bot.db.writing() as session:
+                await events.reconcile_presence(
+                    session,
+                    guild_id=guild.id,
+                    channel_id=channel_id,
+                    present=[m.id for m in channel.members if not m.bot],
+                    now=self.now,
+                )
 
     # -- voice attendance ----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from models import ActivityEvent, ActivityKind, Event, EventRsvp, ScheduledAction
 from sandbox import MessageRecord
+from sandbox.hearth_runner import running_hearth
 from tests.e2e.conftest import World
 
 
@@ -316,3 +317,26 @@ async def test_another_servers_event_is_not_found(world: World) -> None:
     await world.bot.tree.sync(guild=elsewhere)
     reply = await other.owner.slash("event cancel", event=event_id)
     assert reply.ephemeral and "can't find event" in reply.content
+
+
+async def test_attendance_survives_a_restart_on_evidence_only(world: World) -> None:
+    start = world.clock() + timedelta(minutes=30)
+    msg = await create(world, start=fmt(start), channel=world.lounge, location=None)
+    set_clock(world, start - timedelta(minutes=5))
+    await asyncio.sleep(0.5)  # the window opens
+    await world.bob.join_voice(world.lounge)
+    await world.carol.join_voice(world.lounge)
+    await world.settle()
+    world.clock.advance(minutes=2)
+    await world._runner.__aexit__(None, None, None)  # Hearth goes away ...
+    await world.carol.leave_voice()  # ... carol leaves unseen; bob stays
+    world.clock.advance(minutes=20)
+    world._runner = running_hearth(world.sb, world.bot.settings, clock=world.clock)
+    world.bot = await world._runner.__aenter__()
+    await world.settle()
+    await world.bob.leave_voice()
+    await world.settle()
+    await wait_field(world, msg, "Attended", f"<@{world.bob.id}>")  # seen before and after
+    set_clock(world, start + timedelta(minutes=91))  # the window closes
+    await world.sb.wait_for(lambda: msg.embeds[0]["title"].startswith("Ended") or None, 10)
+    assert f"<@{world.carol.id}>" not in field(msg, "Attended")  # when she left is unknown
