@@ -794,7 +794,7 @@ async def channels_with_open_window(session: AsyncSession, *, now: datetime) -> 
     rows = await session.scalars(
         select(Event.channel_id).where(_window_condition(now), Event.channel_id.is_not(None))
     )
-    return {int(c) for c in rows}
+    return {int(c) for c in rows if c is not None}
 
 
 async def events_in_window(
