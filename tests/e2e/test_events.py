@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -340,3 +342,42 @@ async def test_attendance_survives_a_restart_on_evidence_only(world: World) -> N
     set_clock(world, start + timedelta(minutes=91))  # the window closes
     await world.sb.wait_for(lambda: msg.embeds[0]["title"].startswith("Ended") or None, 10)
     assert f"<@{world.carol.id}>" not in field(msg, "Attended")  # when she left is unknown
+
+
+async def test_edit_adds_seats_in_line_and_moves_discords_event(world: World) -> None:
+    msg = await create(world, capacity=1)
+    await world.bob.click(msg, "Going")
+    await world.carol.click(msg, "Going")  # waitlisted
+    event_id = str(await last_event_id(world))
+    later = world.clock() + timedelta(days=5)
+    reply = await world.alice.slash(
+        "event edit", event=event_id, capacity=2, start=fmt(later), title="Glaze night (moved)"
+    )
+    assert "updated" in reply.content
+    await wait_field(world, msg, "RSVPs", "2/2 going")
+    assert f"<@{world.carol.id}>" in field(msg, "Going")
+    assert msg.embeds[0]["title"] == "Glaze night (moved)"
+    (mirror,) = [e for e in world.sb.scheduled_events if not e.deleted]
+    assert mirror.name == "Glaze night (moved)"
+    assert mirror.scheduled_start_time.startswith(later.strftime("%Y-%m-%dT%H:%M"))
+    fewer = await world.alice.slash("event edit", event=event_id, capacity=1)
+    assert "already going" in fewer.content  # nobody loses a promised seat
+
+
+async def test_list_and_export(world: World) -> None:
+    await create(world, title="Kiln day")
+    event_id = str(await last_event_id(world))
+    msg = event_message(world)
+    await world.bob.click(msg, "Going")
+    await world.carol.click(msg, "Maybe")
+    listed = await world.carol.slash("event list")
+    assert "Kiln day" in listed.embeds[0]["description"]
+    refused = await world.carol.slash("event export", event=event_id)
+    assert not refused.attachments and "moderator" in refused.content.lower()
+    export = await world.mod.slash("event export", event=event_id)
+    (csv_file,) = export.attachments
+    rows = list(csv.DictReader(io.StringIO(csv_file.data.decode("utf-8-sig"))))
+    assert {(r["member"], r["rsvp"], r["attended"]) for r in rows} == {
+        ("bob", "going", "no"),
+        ("carol", "maybe", "no"),
+    }
