@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -32,6 +32,7 @@ from models import (
     Guild,
     Member,
     RsvpStatus,
+    ScheduledAction,
     dialect_insert,
 )
 from services.activity import ensure_guild_row
@@ -356,7 +357,13 @@ async def search_events(
             condition = or_(condition, Event.id == int(typed))
         stmt = stmt.where(condition)
     past = Event.ends_at <= now
-    stmt = stmt.order_by(past, Event.starts_at).limit(limit)
+    # Upcoming soonest first, then past events most recent first.
+    seconds = (
+        func.extract("epoch", Event.starts_at)
+        if session.get_bind().dialect.name == ("postgresql")
+        else func.julianday(Event.starts_at)
+    )
+    stmt = stmt.order_by(past, case((past, -seconds), else_=seconds)).limit(limit)
     rows = (await session.execute(stmt)).all()
     return [EventChoice(r.id, r.title, r.starts_at, r.status) for r in rows]
 
@@ -528,14 +535,22 @@ async def rsvp(
         raise PermissionDeniedError(
             f"This event ended <t:{int(event.ends_at.timestamp())}:R>; RSVPs are closed."
         )
-    if event.member_role_id is not None and event.member_role_id not in set(role_ids):
+    mine = await session.get(EventRsvp, (event.id, user_id), with_for_update=True)
+    # The role is needed to come, not to give a seat up (a member who lost it can still say
+    # they can't make it, and the next in line moves up).
+    needs_role = mine is None or choice == RsvpStatus.GOING
+    if (
+        needs_role
+        and event.member_role_id is not None
+        and event.member_role_id not in set(role_ids)
+    ):
         raise PermissionDeniedError(
             f"This event is for members with the <@&{event.member_role_id}> role; you don't have "
             "it, so you can't RSVP."
         )
-    mine = await session.get(EventRsvp, (event.id, user_id), with_for_update=True)
     previous = mine.status if mine is not None else None
-    if mine is not None and now >= event.starts_at and previous != choice:
+    same = previous == choice or (previous == RsvpStatus.WAITLIST and choice == RsvpStatus.GOING)
+    if mine is not None and now >= event.starts_at and not same:
         raise PermissionDeniedError(
             f"The event started <t:{int(event.starts_at.timestamp())}:R>; RSVPs can't be "
             "changed any more."
@@ -706,9 +721,14 @@ async def edit_event(
     if changes.location is not None:
         event.location = _text(changes.location, what="location", limit=MAX_LOCATION)
         event.channel_id = None
+    place_before = event.channel_id
     if changes.channel_id is not None:
         event.channel_id = changes.channel_id
         event.location = None
+    if event.channel_id is None and event.location is None:
+        raise InvalidInputError(
+            "An event needs a place: a voice or stage `channel`, or a `location`."
+        )
     if changes.capacity is not None:
         if not 1 <= changes.capacity <= MAX_CAPACITY:
             raise InvalidInputError(f"Capacity is between 1 and {MAX_CAPACITY:,} seats.")
@@ -732,10 +752,19 @@ async def edit_event(
     moved = starts_at != event.starts_at or starts_at + duration != event.ends_at
     event.starts_at, event.ends_at = starts_at, starts_at + duration
     event.updated_at = now
+    if moved or event.channel_id != place_before:
+        await _forget_open_sessions(session, event.id)
     if moved:
         await _cancel_scheduled(session, event.id, now)
-        # The old keys are taken (cancelled rows keep them): new keys for the new time.
-        stamp = int(starts_at.timestamp())
+        # The old keys are taken (cancelled rows keep them): new keys for this edit, numbered
+        # by how many actions the event has had, so no two edits ever share one.
+        generation = await session.scalar(
+            select(func.count()).where(
+                ScheduledAction.entity_id == event.id,
+                ScheduledAction.kind.in_((REMIND_ACTION, OPEN_ACTION, CLOSE_ACTION)),
+            )
+        )
+        stamp = f"{int(starts_at.timestamp())}:{generation}"
         settings = await get_event_settings(session, guild_id)
         for minutes in settings.reminders:
             due = starts_at - timedelta(minutes=minutes)
@@ -769,6 +798,21 @@ async def edit_event(
         promoted = ()
     await session.flush()
     return await _snapshot(session, event), promoted
+
+
+async def _forget_open_sessions(session: AsyncSession, event_id: int) -> None:
+    """The event moved (in time or place): time counted for the old window or channel is not
+    attendance of the new one. Members who already attended keep it."""
+    await session.execute(
+        update(EventAttendance)
+        .where(EventAttendance.event_id == event_id, EventAttendance.attended_at.is_(None))
+        .values(present_since=None, voice_seconds=0)
+    )
+    await session.execute(
+        update(EventAttendance)
+        .where(EventAttendance.event_id == event_id)
+        .values(present_since=None)
+    )
 
 
 # -- attendance ---------------------------------------------------------------------------
@@ -925,6 +969,8 @@ async def check_in(
         raise PermissionDeniedError(
             f"This event is for members with the <@&{event.member_role_id}> role."
         )
+    if snapshot.is_cancelled:
+        raise PermissionDeniedError("This event was cancelled, so there is nothing to check in to.")
     if not snapshot.in_window(now):
         opens = int(snapshot.window_start.timestamp())
         if now < snapshot.window_start:

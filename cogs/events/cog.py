@@ -639,6 +639,7 @@ class EventsCog(commands.Cog):
             ephemeral=True,
         )
         self.refresher.touch(guild_id, event_id)
+        await self._refresh_windows()  # the time or the channel may have changed
         await self._sync_discord_event(interaction.guild, updated)
         await self._tell_promoted(guild_id, updated, promoted)
 
