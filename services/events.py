@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -756,6 +756,8 @@ async def edit_event(
         await _forget_open_sessions(session, event.id)
     if moved:
         await _cancel_scheduled(session, event.id, now)
+        # Reminders sent for the old time say the wrong time: the new ones go out again.
+        await session.execute(delete(EventReminder).where(EventReminder.event_id == event.id))
         # The old keys are taken (cancelled rows keep them): new keys for this edit, numbered
         # by how many actions the event has had, so no two edits ever share one.
         generation = await session.scalar(

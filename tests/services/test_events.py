@@ -1271,3 +1271,20 @@ async def test_search_lists_the_most_recent_past_events_first(db: Database) -> N
             s, guild_id=GUILD, text="quiz", now=START + timedelta(days=14)
         )
     assert [c.id for c in found] == [upcoming.id, newer.id, older.id]
+
+
+async def test_moving_an_event_sends_its_reminders_again(db: Database) -> None:
+    event = await make_event(db)
+    await rsvp(db, event.id, A)
+    async with db.writing() as s:
+        await set_dm_consent(s, guild_id=GUILD, user_id=A, consent=True, now=T0)
+        first = await events.claim_reminders(
+            s, guild_id=GUILD, event_id=event.id, minutes_before=1440, now=T0
+        )
+    assert first is not None and first[1] == [A]
+    await edit(db, event.id, starts_at=START + timedelta(days=2))
+    async with db.writing() as s:
+        again = await events.claim_reminders(
+            s, guild_id=GUILD, event_id=event.id, minutes_before=1440, now=T0
+        )
+    assert again is not None and again[1] == [A]  # the old one named the old time
