@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from cogs._bot import VERSION, Hearth, moderator_only
 from services import guilds
+from services.errors import InvalidInputError
 from services.scheduling import scheduler_health
 
 
@@ -125,6 +126,56 @@ class HearthCog(commands.Cog):
             f"This server's time zone is now **{name}**: weeks start on Monday at 00:00 there, "
             f"and it is {discord.utils.format_dt(now, 't')} for you right now.",
             ephemeral=True,
+        )
+
+    @hearth.command(
+        name="moderators", description="Admins: the moderator role and moderators' channel"
+    )
+    @app_commands.describe(
+        role="Members with this role count as moderators (besides Manage Server)",
+        channel="A private channel for moderators (digests whose DM failed go there)",
+    )
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def moderators(
+        self,
+        interaction: discord.Interaction,
+        role: discord.Role | None = None,
+        channel: discord.TextChannel | None = None,
+    ) -> None:
+        assert interaction.guild is not None
+        await self.bot.remember_guild(interaction.guild)
+        if (
+            channel is not None
+            and channel.permissions_for(interaction.guild.default_role).view_channel
+        ):
+            raise InvalidInputError(
+                f"{channel.mention} is visible to everyone: pick a channel only moderators can "
+                "see (digests are for the people running the community)."
+            )
+        if channel is not None:
+            mine = channel.permissions_for(interaction.guild.me)
+            needed = ("view_channel", "send_messages", "embed_links", "attach_files")
+            missing = [p for p in needed if not getattr(mine, p)]
+            if missing:
+                names = " and ".join(f"**{p.replace('_', ' ').title()}**" for p in missing)
+                raise InvalidInputError(
+                    f"I can't post in {channel.mention}: I need {names} there (give my role "
+                    "access to the channel), then try again."
+                )
+        async with self.bot.db.writing() as session:
+            saved = await guilds.set_moderation(
+                session,
+                guild_id=interaction.guild.id,
+                role_id=role.id if role else None,
+                channel_id=channel.id if channel else None,
+                now=self.bot.clock(),
+            )
+        role_text = f"<@&{saved.moderator_role_id}>" if saved.moderator_role_id else "none"
+        channel_text = f"<#{saved.moderator_channel_id}>" if saved.moderator_channel_id else "none"
+        await interaction.response.send_message(
+            f"Moderator role: {role_text}. Moderators' channel: {channel_text}.", ephemeral=True
         )
 
     @timezone.autocomplete("zone")

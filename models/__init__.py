@@ -16,6 +16,7 @@ from models.activity import (
 from models.base import Base
 from models.community import Guild, Member
 from models.database import Database, backend_name, create_engine, dialect_insert, normalize_url
+from models.digest import DigestDelivery, DigestRecipient
 from models.events import (
     Event,
     EventAttendance,
@@ -41,6 +42,8 @@ __all__ = [
     "ActivityWeekly",
     "Base",
     "Database",
+    "DigestDelivery",
+    "DigestRecipient",
     "Event",
     "EventAttendance",
     "EventReminder",

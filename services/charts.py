@@ -67,3 +67,69 @@ def poll_results_png(
         figure.tight_layout(rect=(0, 0.04, 1, 1))
         figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+def digest_png(
+    title: str,
+    weeks: Sequence[str],
+    active: Sequence[int],
+    engagement: Sequence[float | None],
+    cohort_labels: Sequence[str],
+    cohort_sizes: Sequence[int],
+    retention: Sequence[Sequence[float | None]],
+) -> bytes:
+    """The digest's chart, for a phone: active members per week (bars) with the engagement
+    rate (line, right axis); below, each weekly cohort of newcomers and the share of it active
+    0..n weeks after joining (a heat map; empty cells are weeks still to come)."""
+    figure = Figure(figsize=(7, 9), dpi=110)
+    FigureCanvasAgg(figure)
+    top, bottom = figure.subplots(2, 1, gridspec_kw={"height_ratios": [1, 1.15]})
+    positions = list(range(len(weeks)))
+    top.bar(positions, active, color=MUTED_BLUE, width=0.65, label="active members")
+    top.set_xticks(positions, weeks, fontsize=10, color=INK)
+    top.set_ylabel("active members", fontsize=11, color=INK)
+    for side in ("top", "right"):
+        top.spines[side].set_visible(False)
+    rate_axis = top.twinx()
+    points = [(x, r * 100) for x, r in zip(positions, engagement, strict=True) if r is not None]
+    if points:
+        xs, ys = zip(*points, strict=True)
+        rate_axis.plot(xs, ys, color=HEARTH_ORANGE, marker="o", linewidth=2.5)
+    rate_axis.set_ylim(0, 100)
+    rate_axis.set_ylabel("engaged (% of members)", fontsize=11, color=HEARTH_ORANGE)
+    rate_axis.spines["top"].set_visible(False)
+    top.set_title("Active members and engagement, week by week", fontsize=12, color=INK, loc="left")
+
+    n = max((len(row) for row in retention), default=0)
+    grid = [[float("nan") if v is None else v * 100 for v in row] for row in retention]
+    if grid and n:
+        image = bottom.imshow(grid, cmap="Oranges", vmin=0, vmax=100, aspect="auto")
+        for y, row in enumerate(retention):
+            for x, value in enumerate(row):
+                if value is not None:
+                    colour = "white" if value >= 0.6 else INK
+                    bottom.text(
+                        x, y, f"{value:.0%}", ha="center", va="center", fontsize=9, color=colour
+                    )
+        bottom.set_xticks(range(n), [f"wk {k}" for k in range(n)], fontsize=9, color=INK)
+        labels = [
+            f"{label} ({size})" for label, size in zip(cohort_labels, cohort_sizes, strict=True)
+        ]
+        bottom.set_yticks(range(len(labels)), labels, fontsize=9, color=INK)
+        figure.colorbar(image, ax=bottom, fraction=0.04, pad=0.02)
+    else:
+        bottom.text(0.5, 0.5, "No newcomers yet", ha="center", va="center", fontsize=12)
+        bottom.set_axis_off()
+    bottom.set_title(
+        "Newcomers by join week (size): share active each week after",
+        fontsize=12,
+        color=INK,
+        loc="left",
+    )
+    figure.suptitle(_wrap(title, 60, 1), x=0.01, ha="left", fontsize=14, color=INK)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        figure.tight_layout(rect=(0, 0, 1, 0.97))
+        figure.savefig(buffer, format="png")
+    return buffer.getvalue()

@@ -58,3 +58,21 @@ async def set_timezone(session: AsyncSession, *, guild_id: int, name: str, now: 
         update(Guild).where(Guild.id == guild_id).values(timezone=zone.key, updated_at=now)
     )
     return zone.key
+
+
+async def set_moderation(
+    session: AsyncSession,
+    *,
+    guild_id: int,
+    now: datetime,
+    role_id: int | None = None,
+    channel_id: int | None = None,
+) -> GuildSettings:
+    """Set the moderator role and/or the private moderators' channel (None: unchanged)."""
+    values: dict[str, object] = {"updated_at": now}
+    if role_id is not None:
+        values["moderator_role_id"] = role_id
+    if channel_id is not None:
+        values["moderator_channel_id"] = channel_id
+    await session.execute(update(Guild).where(Guild.id == guild_id).values(**values))
+    return await get_guild_settings(session, guild_id)
