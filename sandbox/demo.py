@@ -160,8 +160,8 @@ async def replay_history(
                 at = start + timedelta(
                     weeks=week, days=_day, hours=rng.randint(8, 22), minutes=rng.randint(0, 59)
                 )
-                if at >= now:
-                    continue
+                if at >= now or at < member.member.joined_at:
+                    continue  # nobody talks before they join
                 for burst in range(rng.randint(1, 4)):
                     await member.say(
                         rng.choice(channels), "…", at=at + timedelta(minutes=burst * 3)
@@ -239,6 +239,7 @@ async def run_demo(output_dir: Path, *, database_url: str | None = None) -> int:
                 for scene in EXTRA_SCENES:
                     await scene(t, bot, cast)
 
+                await asyncio.sleep(0.5)  # the scheduler catches up with the story's clock
                 t.scene("A member tries a moderator command")
                 t.act(alice, "/hearth health")
                 t.answer(alice, await alice.slash("hearth health"))
@@ -431,4 +432,68 @@ async def _event_scene(t: Transcript, bot: Any, c: Cast) -> None:
         t.note(f"The calendar file is saved as {path}.")
 
 
-EXTRA_SCENES = [_stats_scene, _poll_scene, _event_scene]
+async def _digest_scene(t: Transcript, bot: Any, c: Cast) -> None:
+    if "cogs.digest" not in bot.extensions:
+        return
+    from services.digest import get_schedule, next_send
+
+    t.scene("Monday morning: the creator's weekly digest")
+    t.act(c.creator, "/digest preview")
+    preview = await c.creator.slash("digest preview")
+    t.note(
+        f"Only {c.creator.name} sees the preview ({preview.embeds[0]['title']}); nothing is sent."
+    )
+    async with bot.db.reading() as session:
+        schedule = await get_schedule(session, c.sb_guild_id)
+    due, _week = next_send(schedule, c.clock())
+
+    def digests() -> list[Any]:
+        return [m for m in c.creator.dms() if m.embeds and "your week" in m.embeds[0]["title"]]
+
+    if digests():
+        t.note(
+            "(While the story's clock moved through the week, last Monday's digest went out on "
+            "time as well.)"
+        )
+    before = len(digests())
+    posted = await replay_history(c.people, [c.general], weeks=1, now=due, seed=11)
+    await settle(bot, c.creator)
+    t.note(f"The rest of the week goes by: {posted} more messages, mostly from the regulars.")
+    c.clock.advance(seconds=(due - c.clock()).total_seconds() + 60)
+    t.note(f"The clock reaches {schedule.describe()}: the digest goes out by DM.")
+    dm = (await c.sb.wait_for(lambda: digests() if len(digests()) > before else None, 20))[-1]
+    t._out(f"   What {c.creator.name} receives (a DM):")
+    for line in render(dm.content, dm.embeds):
+        t._out(f"     {line}")
+    markdown = _embed_markdown(dm.embeds[0])
+    files = [(c.output_dir / "digest.md", markdown.encode())]
+    for attachment in dm.attachments:
+        files.append((c.output_dir / attachment.filename, attachment.data))
+        markdown += f"\n![chart]({attachment.filename})\n"
+        files[0] = (c.output_dir / "digest.md", markdown.encode())
+    for path, data in files:
+        await asyncio.to_thread(_write_bytes, path, data)
+    t.note(
+        "What the creator received is saved as "
+        + " and ".join(str(path) for path, _ in files)
+        + "."
+    )
+
+
+def _embed_markdown(embed: dict[str, Any]) -> str:
+    """A received embed as Markdown, names and times as a reader sees them."""
+    lines = [f"# {_plain(embed.get('title', ''))}", ""]
+    if embed.get("description"):
+        lines += [_plain(embed["description"]), ""]
+    for field in embed.get("fields", []):
+        lines += [
+            f"**{_plain(field['name'])}**  ",
+            _plain(str(field["value"])).replace("\n", "  \n"),
+            "",
+        ]
+    if embed.get("footer", {}).get("text"):
+        lines += [f"_{embed['footer']['text']}_", ""]
+    return "\n".join(lines)
+
+
+EXTRA_SCENES = [_stats_scene, _poll_scene, _event_scene, _digest_scene]

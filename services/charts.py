@@ -95,7 +95,9 @@ def digest_png(
     if points:
         xs, ys = zip(*points, strict=True)
         rate_axis.plot(xs, ys, color=HEARTH_ORANGE, marker="o", linewidth=2.5)
-    rate_axis.set_ylim(0, 100)
+    # Members who leave during a week were active but are not counted at its end: a rate can
+    # pass 100% in a small community; the axis makes room rather than hiding the point.
+    rate_axis.set_ylim(0, max([100.0, *(y + 5 for _, y in points)]))
     rate_axis.set_ylabel("engaged (% of members)", fontsize=11, color=HEARTH_ORANGE)
     rate_axis.spines["top"].set_visible(False)
     top.set_title("Active members and engagement, week by week", fontsize=12, color=INK, loc="left")

@@ -33,3 +33,8 @@ def test_demo_plays_the_story(tmp_path: Path) -> None:
     assert chart.read_bytes().startswith(b"\x89PNG")
     assert "Attended (2): @alice @dara" in transcript  # the event scene: real attendance
     assert (tmp_path / "out" / "event-1.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")
+    # The creator's digest, as received: Markdown and the chart.
+    digest = (tmp_path / "out" / "digest.md").read_text()
+    assert "your week" in digest and "Events" in digest and "Polls" in digest
+    (png,) = (tmp_path / "out").glob("digest-*.png")
+    assert png.read_bytes().startswith(b"\x89PNG")
