@@ -52,6 +52,7 @@ from sqlalchemy.schema import CreateIndex
 from sqlalchemy.sql.selectable import Subquery
 
 from bench._common import machine, read_section, write_section
+from cogs.digest import render as digest_render
 from models import (
     PASSIVE_KINDS,
     ROLLUP_COLUMN,
@@ -69,7 +70,7 @@ from models import (
     create_engine,
 )
 from models.migrate import upgrade
-from services import metrics
+from services import digest, metrics
 from services.activity import ActivityRecord, ActivityRecorder, ensure_guild_row
 
 ROOT = Path(__file__).resolve().parent
@@ -654,6 +655,8 @@ class Measured:
     raw_ms: float
     same: bool
     parts: str
+    digest_ms: float = 0.0
+    chart_ms: float = 0.0
 
 
 @dataclass
@@ -671,7 +674,7 @@ class Row(Measured):
             f"| {self.rollups:,} | {self.generate_s:.0f} s | {self.set_ms:.1f} ms "
             f"| {self.rollup_ms:.1f} ms | {self.raw_ms:,.0f} ms "
             f"| {self.raw_ms / self.rollup_ms:,.0f}× | {'yes' if self.same else '**NO**'} "
-            f"| {self.parts} |"
+            f"| {self.parts} | {self.digest_ms:.0f} ms | {self.chart_ms:.0f} ms |"
         )
 
 
@@ -686,7 +689,20 @@ async def measure(db: Database, runs: int, raw_runs: int) -> Measured:
     for name, fn in PARTS.items():
         ms, _ = await timed(lambda fn=fn: one(db, fn), runs)  # type: ignore[misc]
         parts.append(f"{name} {ms:.0f}")
-    return Measured(set_ms, rollup_ms, raw_ms, same, " · ".join(parts))
+    digest_ms, built = await timed(lambda: build_digest(db), runs)
+    chart_ms, png = await timed(lambda: asyncio.to_thread(render_chart, built), runs)
+    assert png.startswith(b"\x89PNG")
+    return Measured(set_ms, rollup_ms, raw_ms, same, " · ".join(parts), digest_ms, chart_ms)
+
+
+async def build_digest(db: Database) -> Any:
+    """The whole weekly digest (numbers, lists, series, cohorts) for last week, as sent."""
+    async with db.reading() as s:
+        return await digest.build_digest(s, guild_id=GUILD, now=NOW, weeks_ago=1)
+
+
+def render_chart(built: Any) -> bytes:
+    return digest_render.chart(built, "Bench guild")
 
 
 async def one(db: Database, fn: Callable[..., Awaitable[Any]]) -> None:
@@ -796,8 +812,8 @@ START, END = "<!-- metrics-bench:start -->", "<!-- metrics-bench:end -->"
 HEADER = (
     "| Backend | Members | Events | Rollup rows | Generate | Weekly set (rollups) "
     "| weekly_metrics (rollups) | same from raw events | Speed-up | Same numbers "
-    "| Other parts of the set (ms) |\n"
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
+    "| Other parts of the set (ms) | Digest built | Digest chart |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|"
 )
 
 
@@ -825,6 +841,9 @@ def write_results(rows: list[Row], args: argparse.Namespace, checked: str) -> No
             "bots, opt-outs). *Generate* is the whole data set: schema, members, raw events, "
             "blocks and rollups, written in bulk (executemany / COPY) exactly as the recorder "
             f"would write them (checked each run through the real recorder: {checked}). "
+            "*Digest built* = `services.digest.build_digest` for last week, everything the "
+            "creator's DM shows except the chart (targets: <= 200 ms); *Digest chart* = its PNG "
+            "(target <= 1 s). "
             "*Weekly set* = `weekly_metrics` (this week and last, top 5) + `cohort_table` "
             "(8 weeks) + `drifting_members` + `new_and_promising`. *weekly_metrics* vs *raw*: "
             "the same headline numbers and top contributors, once from rollups, once with "
