@@ -182,12 +182,17 @@ class HearthCog(commands.Cog):
     async def _zone_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=z, value=z) for z in suggest_timezones(current)]
+        return zone_choices(current)
 
 
 @functools.cache
 def _all_zones() -> list[str]:
     return sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
+
+
+def zone_choices(current: str) -> list[app_commands.Choice[str]]:
+    """Autocomplete for every time-zone option in Hearth."""
+    return [app_commands.Choice(name=z, value=z) for z in suggest_timezones(current)]
 
 
 def suggest_timezones(current: str, limit: int = 25) -> list[str]:

@@ -12,14 +12,13 @@ minutes before the start to 30 after the end), or a check-in for events held els
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -37,6 +36,7 @@ from models import (
 )
 from services.activity import ensure_guild_row
 from services.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from services.lookup import matching, parse_reference
 from services.scheduling import cancel_actions, schedule_action
 from services.when import REPEATS, next_occurrence
 
@@ -349,12 +349,8 @@ async def search_events(
     stmt = select(Event.id, Event.title, Event.starts_at, Event.status).where(
         Event.guild_id == guild_id, Event.message_id.is_not(None)
     )
-    typed = text.strip().lstrip("#")
-    if typed:
-        escaped = typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        condition: ColumnElement[bool] = Event.title.ilike(f"%{escaped}%", escape="\\")
-        if typed.isdigit():
-            condition = or_(condition, Event.id == int(typed))
+    condition = matching(text, Event.id, Event.title)
+    if condition is not None:
         stmt = stmt.where(condition)
     past = Event.ends_at <= now
     # Upcoming soonest first, then past events most recent first.
@@ -369,13 +365,7 @@ async def search_events(
 
 
 def parse_event_reference(raw: str) -> int:
-    match = re.match(r"\s*#?(\d{1,18})\b", raw)
-    if match is None:
-        raise InvalidInputError(
-            f"I couldn't find an event called {raw[:50]!r}. Pick one from the list as you "
-            "type, or give its number, like `12`."
-        )
-    return int(match.group(1))
+    return parse_reference(raw, "event")
 
 
 # -- writing --------------------------------------------------------------------------------

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from pytimeparse2 import parse as parse_timespan  # type: ignore[import-untyped]
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
 from models import MAX_OPTIONS, Poll, PollBallot, PollOption, dialect_insert
 from services.activity import ensure_guild_row
 from services.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from services.lookup import matching, parse_reference
 from services.scheduling import cancel_actions, schedule_action
 
 CLOSE_ACTION = "polls.close"
@@ -156,13 +156,7 @@ def build_spec(
 
 def parse_poll_reference(raw: str) -> int:
     """What a member typed or autocomplete filled in: ``12``, ``#12``, ``#12 · Question``."""
-    match = re.match(r"\s*#?(\d{1,18})\b", raw)
-    if match is None:
-        raise InvalidInputError(
-            f"I couldn't find a poll called {raw[:50]!r}. Pick one from the list as you type, "
-            "or give its number, like `12`."
-        )
-    return int(match.group(1))
+    return parse_reference(raw, "poll")
 
 
 def voter_key(secret: bytes, poll_id: int, user_id: int) -> str:
@@ -365,12 +359,8 @@ async def search_polls(
     stmt = select(Poll.id, Poll.question, Poll.closed_at).where(
         Poll.guild_id == guild_id, Poll.message_id.is_not(None)
     )
-    typed = text.strip().lstrip("#")
-    if typed:
-        escaped = typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        condition: ColumnElement[bool] = Poll.question.ilike(f"%{escaped}%", escape="\\")
-        if typed.isdigit():
-            condition = or_(condition, Poll.id == int(typed))
+    condition = matching(text, Poll.id, Poll.question)
+    if condition is not None:
         stmt = stmt.where(condition)
     stmt = stmt.order_by(Poll.closed_at.is_not(None), Poll.id.desc()).limit(limit)
     rows = (await session.execute(stmt)).all()

@@ -19,6 +19,7 @@ from discord.ext import commands
 
 from cogs._bot import Hearth, moderator_only
 from cogs.digest import render
+from cogs.hearth import zone_choices
 from services import digest, guilds
 from services.errors import InvalidInputError
 from services.scheduling import Action, LatePolicy
@@ -240,9 +241,7 @@ class DigestCog(commands.Cog):
     async def _zone_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        from cogs.hearth import suggest_timezones
-
-        return [app_commands.Choice(name=z, value=z) for z in suggest_timezones(current)]
+        return zone_choices(current)
 
     @recipients_group.command(name="add", description="Add a digest recipient (moderators)")
     @app_commands.describe(member="Who should receive it (default: you)")

@@ -6,13 +6,12 @@ has not cached shows as "@unknown-user", and nobody is ever pinged by a digest.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from datetime import date
 
 import discord
 
+from cogs._csv import csv_bytes
 from services.charts import digest_png
 from services.digest import Digest
 
@@ -166,10 +165,7 @@ def chart(digest: Digest, guild_name: str) -> bytes:
 def figures_csv(digest: Digest) -> bytes:
     """The week's figures, one row per metric, this week and the week before."""
     cur, prev = digest.weekly.current, digest.weekly.previous
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["metric", "this_week", "week_before"])
-    for name in (
+    names = (
         "members_total",
         "joined",
         "left",
@@ -185,16 +181,20 @@ def figures_csv(digest: Digest) -> bytes:
         "events_attended",
         "repeat_attendees",
         "rsvp_conversion",
-    ):
-        a, b = getattr(cur, name), getattr(prev, name)
-        writer.writerow([name, "" if a is None else a, "" if b is None else b])
+    )
+    rows: list[list[object]] = [
+        [name, *("" if v is None else v for v in (getattr(cur, name), getattr(prev, name)))]
+        for name in names
+    ]
     t, tb = digest.totals, digest.totals_before
-    writer.writerow(["messages", t.messages, tb.messages])
-    writer.writerow(["activity_blocks", t.activity_blocks, tb.activity_blocks])
-    writer.writerow(["voice_minutes", t.voice_minutes, tb.voice_minutes])
-    writer.writerow(["polls_closed", digest.polls.closed, digest.polls_before.closed])
-    writer.writerow(["poll_voters", digest.polls.voters, digest.polls_before.voters])
-    return out.getvalue().encode("utf-8-sig")
+    rows += [
+        ["messages", t.messages, tb.messages],
+        ["activity_blocks", t.activity_blocks, tb.activity_blocks],
+        ["voice_minutes", t.voice_minutes, tb.voice_minutes],
+        ["polls_closed", digest.polls.closed, digest.polls_before.closed],
+        ["poll_voters", digest.polls.voters, digest.polls_before.voters],
+    ]
+    return csv_bytes(["metric", "this_week", "week_before"], rows)
 
 
 def csv_filename(digest: Digest) -> str:

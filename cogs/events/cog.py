@@ -21,7 +21,7 @@ from cogs._bot import Hearth, moderator_only
 from cogs._refresh import DebouncedRefresher
 from cogs.events import render
 from cogs.events.views import DYNAMIC_ITEMS
-from cogs.hearth import suggest_timezones
+from cogs.hearth import zone_choices
 from models import ActivityKind, RsvpStatus
 from services import events, guilds, members
 from services.activity import ActivityRecord
@@ -548,7 +548,7 @@ class EventsCog(commands.Cog):
     async def _zone_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=z, value=z) for z in suggest_timezones(current)]
+        return zone_choices(current)
 
     @event.command(name="list", description="Upcoming events")
     async def list_(self, interaction: discord.Interaction) -> None:
@@ -796,7 +796,7 @@ class EventsCog(commands.Cog):
     async def _default_zone_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=z, value=z) for z in suggest_timezones(current)]
+        return zone_choices(current)
 
     @event.command(name="settings", description="Moderators: attendance and reminder settings")
     @app_commands.describe(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from datetime import datetime
 
 import discord
 
+from cogs._csv import cell, csv_bytes
 from cogs.events.views import CheckInButton, DmConsentButton, RsvpButton
 from models import RsvpStatus
 from services.events import REPEAT_LABELS, EventSnapshot, RsvpReceipt
@@ -169,11 +168,6 @@ def reminder_embed(event: EventSnapshot, guild_name: str, link: str | None) -> d
     return embed
 
 
-def _cell(value: object) -> str:
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def export_csv(
     event: EventSnapshot,
     name_of: Callable[[int], str],
@@ -181,21 +175,7 @@ def export_csv(
     checked_in: set[int],
 ) -> bytes:
     """One row per member who answered or attended: RSVP, place in line, attendance."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        [
-            "event",
-            "member_id",
-            "member",
-            "rsvp",
-            "waitlist_position",
-            "attended",
-            "voice_minutes",
-            "checked_in",
-        ]
-    )
-    rows: dict[int, list[object]] = {}
+    rows: dict[int, tuple[str, int | str]] = {}
     for status, members in (
         ("going", event.going),
         ("maybe", event.maybe),
@@ -203,21 +183,24 @@ def export_csv(
         ("declined", event.declined),
     ):
         for i, user_id in enumerate(members, 1):
-            rows[user_id] = [status, i if status == "waitlist" else ""]
+            rows[user_id] = (status, i if status == "waitlist" else "")
     for user_id in event.attended:
-        rows.setdefault(user_id, ["", ""])
+        rows.setdefault(user_id, ("", ""))
     attended = set(event.attended)
-    for user_id, (status, position) in rows.items():
-        writer.writerow(
+    header = ["event", "member_id", "member", "rsvp", "waitlist_position", "attended"]
+    return csv_bytes(
+        [*header, "voice_minutes", "checked_in"],
+        (
             [
                 event.id,
                 user_id,
-                _cell(name_of(user_id)),
+                cell(name_of(user_id)),
                 status,
                 position,
                 "yes" if user_id in attended else "no",
                 voice_minutes.get(user_id, 0),
                 "yes" if user_id in checked_in else "no",
             ]
-        )
-    return out.getvalue().encode("utf-8-sig")
+            for user_id, (status, position) in rows.items()
+        ),
+    )

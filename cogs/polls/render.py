@@ -6,12 +6,11 @@ from the member cache), so the public message, /poll results and the close all a
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 
 import discord
 
+from cogs._csv import cell, csv_bytes
 from cogs.polls.views import ClearVoteButton, PickSelect, VoteButton
 from services.charts import poll_results_png
 from services.polls import PollSnapshot, VoteReceipt
@@ -169,36 +168,31 @@ def chart_png(poll: PollSnapshot) -> bytes:
     )
 
 
-def _cell(value: object) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (member-written text)."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def results_csv(poll: PollSnapshot) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["poll", "question", "option_number", "option", "votes", "share_of_voters"])
-    for i, label in enumerate(poll.options):
-        writer.writerow(
+    header = ["poll", "question", "option_number", "option", "votes", "share_of_voters"]
+    return csv_bytes(
+        header,
+        (
             [
                 poll.id,
-                _cell(poll.question),
+                cell(poll.question),
                 i + 1,
-                _cell(label),
+                cell(label),
                 poll.counts[i],
                 f"{poll.share(i):.4f}",
             ]
-        )
-    return out.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
+            for i, label in enumerate(poll.options)
+        ),
+    )
 
 
 def ballots_csv(poll: PollSnapshot, ballots: list[tuple[int, str, tuple[int, ...]]]) -> bytes:
     """One row per pick of a public poll: member id, name, option."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["poll", "member_id", "member", "option_number", "option"])
-    for user_id, name, picks in ballots:
-        for i in picks:
-            writer.writerow([poll.id, user_id, _cell(name), i + 1, _cell(poll.options[i])])
-    return out.getvalue().encode("utf-8-sig")
+    return csv_bytes(
+        ["poll", "member_id", "member", "option_number", "option"],
+        (
+            [poll.id, user_id, cell(name), i + 1, cell(poll.options[i])]
+            for user_id, name, picks in ballots
+            for i in picks
+        ),
+    )

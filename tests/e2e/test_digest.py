@@ -184,3 +184,16 @@ async def test_two_bot_processes_send_it_once(world: World) -> None:
         assert len(digests(world.owner)) == 1
     finally:
         await second.__aexit__(None, None, None)
+
+
+async def test_the_weeks_figures_as_csv_when_asked(world: World) -> None:
+    reply = await world.owner.slash("digest setup", csv=True)
+    assert "CSV" in reply.content
+    await world.owner.slash("digest send-now")
+    (dm,) = digests(world.owner)
+    names = sorted(a.filename.rsplit(".", 1)[1] for a in dm.attachments)
+    assert names == ["csv", "png"]
+    table = next(a for a in dm.attachments if a.filename.endswith(".csv")).data.decode("utf-8-sig")
+    assert table.splitlines()[0] == "metric,this_week,week_before"
+    rows = {line.split(",")[0] for line in table.splitlines()[1:]}
+    assert {"members_total", "active", "engagement_rate", "messages", "poll_voters"} <= rows
