@@ -12,7 +12,7 @@ from discord.ext import commands
 from sqlalchemy import text
 
 from cogs._bot import VERSION, Hearth, moderator_only
-from services import guilds
+from services import digest, guilds
 from services.errors import InvalidInputError
 from services.scheduling import scheduler_health
 
@@ -121,6 +121,8 @@ class HearthCog(commands.Cog):
             name = await guilds.set_timezone(
                 session, guild_id=interaction.guild.id, name=zone, now=now
             )
+            # The digest goes out at a wall-clock time in this zone: reschedule it.
+            await digest.set_schedule(session, guild_id=interaction.guild.id, now=now)
         self.bot.recorder.set_timezone(interaction.guild.id, ZoneInfo(name))
         await interaction.response.send_message(
             f"This server's time zone is now **{name}**: weeks start on Monday at 00:00 there, "

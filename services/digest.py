@@ -48,6 +48,9 @@ class DigestSchedule:
     at: time = time(9, 0)
     csv: bool = False
     timezone: str = "UTC"
+    # Bumped by every change: part of the scheduled action's key, so a new schedule never
+    # collides with the cancelled row of an earlier one.
+    revision: int = 0
 
     @property
     def zone(self) -> ZoneInfo:
@@ -70,15 +73,16 @@ async def get_schedule(session: AsyncSession, guild_id: int) -> DigestSchedule:
         at=time(hour, minute),
         csv=bool(saved.get("csv", False)),
         timezone=row.timezone,
+        revision=int(saved.get("revision", 0)),
     )
 
 
 def parse_day(text: str) -> int:
     key = text.strip().lower()
-    for i, name in enumerate(DAYS):
-        if key and name.startswith(key[:3]) and name.startswith(key):
-            return i
-    raise InvalidInputError(f"{text!r} is not a day of the week: try `monday` or `sun`.")
+    found = [i for i, name in enumerate(DAYS) if key and name.startswith(key)]
+    if len(found) != 1:
+        raise InvalidInputError(f"{text!r} is not a day of the week: try `monday` or `sun`.")
+    return found[0]
 
 
 def parse_clock(text: str) -> time:
@@ -107,7 +111,8 @@ async def set_schedule(
     at: time | None = None,
     csv: bool | None = None,
 ) -> DigestSchedule:
-    """Change when the digest goes out (the time zone is the server's), and reschedule."""
+    """Change when the digest goes out (the time zone is the server's), and reschedule. Call it
+    with no change after the server's time zone changed."""
     await ensure_guild_row(session, guild_id, now)
     guild = await session.get(Guild, guild_id, with_for_update=True)
     assert guild is not None
@@ -119,6 +124,7 @@ async def set_schedule(
         saved["time"] = f"{at:%H:%M}"
     if csv is not None:
         saved["csv"] = csv
+    saved["revision"] = int(saved.get("revision", 0)) + 1
     features["digest"] = saved
     guild.features = features
     guild.updated_at = now
@@ -131,11 +137,9 @@ async def set_schedule(
 def _local_to_utc(day: date, at: time, tz: ZoneInfo) -> datetime:
     """A local wall-clock time as UTC. Ambiguous (the clocks go back): the first; missing (they
     jump forward): moved forward by the gap, so 02:30 on a spring-forward night is 03:30."""
-    wall = datetime.combine(day, at, tzinfo=tz)  # fold=0: the first of two
-    utc = wall.astimezone(UTC)
-    if utc.astimezone(tz).replace(tzinfo=None) != wall.replace(tzinfo=None):
-        utc = datetime.combine(day, at, tzinfo=tz).replace(fold=1).astimezone(UTC)
-    return utc
+    # fold=0 reads a time with the offset in force before the change: of two, the first; a
+    # missing one, with the old offset, lands the length of the gap later.
+    return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
 
 
 def week_of(moment: datetime, tz: ZoneInfo) -> date:
@@ -157,7 +161,10 @@ def next_send(schedule: DigestSchedule, now: datetime) -> tuple[datetime, date]:
 
 
 def action_key(guild_id: int, week: date, schedule: DigestSchedule) -> str:
-    return f"digest:{guild_id}:{week.isoformat()}:{schedule.day}{schedule.at:%H%M}"
+    return (
+        f"digest:{guild_id}:{week.isoformat()}:{schedule.day}{schedule.at:%H%M}"
+        f":r{schedule.revision}"
+    )
 
 
 async def ensure_scheduled(
@@ -385,7 +392,12 @@ async def _poll_totals(
 ) -> PollTotals:
     row = (
         await session.execute(
-            select(func.count(), func.sum(Poll.voters), func.sum(Poll.eligible)).where(
+            select(
+                func.count(),
+                # Turnout only over polls whose eligible count is known.
+                func.sum(case((Poll.eligible.is_not(None), Poll.voters), else_=0)),
+                func.sum(Poll.eligible),
+            ).where(
                 Poll.guild_id == guild_id,
                 Poll.closed_at.is_not(None),
                 Poll.closed_at >= start,
@@ -400,8 +412,9 @@ async def _series(
     session: AsyncSession, guild_id: int, periods: Sequence[metrics.Period]
 ) -> tuple[WeekPoint, ...]:
     """Active members (from the weekly rollups) and members (present at each week's end, from
-    the member rows) for each week. A member who left and came back counts from their latest
-    join: close enough for a chart; the headline numbers use the exact membership history."""
+    the member rows) for each week. A member counts from their first join (unknown: always)
+    until their latest leave, ignoring gaps between leaving and coming back: close enough for
+    a chart; the headline numbers use the exact membership history."""
     aw = ActivityWeekly
     weeks = [p.start for p in periods]
     active_rows = await session.execute(
@@ -423,7 +436,7 @@ async def _series(
             case(
                 (
                     and_(
-                        Member.first_joined_at < p.end_utc,
+                        or_(Member.first_joined_at.is_(None), Member.first_joined_at < p.end_utc),
                         or_(Member.left_at.is_(None), Member.left_at >= p.end_utc),
                     ),
                     1,

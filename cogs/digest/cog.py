@@ -88,7 +88,11 @@ class DigestCog(commands.Cog):
         """Send week ``week``'s digest (reporting on the week before it) to every recipient
         who has not had it; returns one line per recipient saying what happened."""
         now = self.bot.clock()
-        built, embed, png, figures = await self._build(guild, weeks_ago=1)
+        async with self.bot.db.reading() as session:
+            zone = (await digest.get_schedule(session, guild.id)).zone
+        # The week before the delivery week, even when sent late (Hearth was down over Sunday).
+        late_weeks = max(0, (digest.week_of(now, zone) - week).days // 7)
+        built, embed, png, figures = await self._build(guild, weeks_ago=1 + late_weeks)
         async with self.bot.db.reading() as session:
             people = await digest.recipients(session, guild_id=guild.id, owner_id=guild.owner_id)
             settings = await guilds.get_guild_settings(session, guild.id)

@@ -23,7 +23,7 @@ from cogs.events import render
 from cogs.events.views import DYNAMIC_ITEMS
 from cogs.hearth import zone_choices
 from models import ActivityKind, RsvpStatus
-from services import events, guilds, members
+from services import digest, events, guilds, members
 from services.activity import ActivityRecord
 from services.calendar import event_ics
 from services.errors import InvalidInputError, NotFoundError
@@ -785,6 +785,8 @@ class EventsCog(commands.Cog):
         async with self.bot.db.writing() as session:
             await events.get_event_settings(session, guild_id)
             name = await guilds.set_timezone(session, guild_id=guild_id, name=zone, now=self.now)
+            # The digest goes out at a wall-clock time in this zone: reschedule it.
+            await digest.set_schedule(session, guild_id=guild_id, now=self.now)
         self.bot.recorder.set_timezone(guild_id, guilds.parse_timezone(name))
         await interaction.response.send_message(
             f"Event times without a time zone are now read in **{name}** (weeks in /stats "

@@ -10,6 +10,8 @@ from sqlalchemy import select
 from models import DigestDelivery
 from sandbox import MessageRecord, ScriptedMember
 from sandbox.hearth_runner import running_hearth
+from services.digest import SEND_ACTION
+from services.scheduling import cancel_actions
 from tests.e2e.conftest import World
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -35,6 +37,15 @@ def scripted_week(world: World) -> datetime:
     real = datetime.now(UTC)
     monday = (real + timedelta(days=28)).replace(hour=0, minute=0, second=0, microsecond=0)
     return monday + timedelta(days=(7 - monday.weekday()) % 7)
+
+
+async def schedule_from(world: World, moment: datetime) -> None:
+    """As if Hearth had been set up at ``moment``: the digest scheduled when it started (in
+    real time, weeks before the story's clock) is dropped, then scheduled again from there."""
+    async with world.db.writing() as s:
+        await cancel_actions(s, now=world.clock(), kind=SEND_ACTION)
+    set_clock(world, moment)
+    await world.owner.slash("digest setup")
 
 
 async def wait_digests(member: ScriptedMember, n: int, world: World) -> list[MessageRecord]:
@@ -65,6 +76,7 @@ async def test_a_scripted_week_gives_hand_computed_numbers(world: World) -> None
     await world.bob.say(world.general, "kiln's free", at=wed.replace(hour=15))
     await world.settle()
 
+    await schedule_from(world, week + timedelta(days=6, hours=12))  # Sunday noon, that week
     set_clock(world, week + timedelta(days=7, hours=9, minutes=1))  # Monday 09:01 after it
     (dm,) = await wait_digests(world.owner, 1, world)
     got = fields(dm)
