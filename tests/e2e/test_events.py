@@ -381,3 +381,31 @@ async def test_list_and_export(world: World) -> None:
         ("bob", "going", "no"),
         ("carol", "maybe", "no"),
     }
+
+
+async def test_without_manage_events_the_event_still_works_and_says_why(world: World) -> None:
+    from sandbox import permissions as perm
+
+    world.guild.add_bot(
+        world.app, permissions=perm.DEFAULT_BOT & ~(perm.MANAGE_EVENTS | perm.CREATE_EVENTS)
+    )
+    await world.settle()
+    reply = await world.alice.slash(
+        "event create",
+        title="Kiln day",
+        start=fmt(world.clock() + timedelta(days=1)),
+        location="Yard",
+    )
+    assert "is up" in reply.content and "Manage Events" in reply.content
+    assert [e for e in world.sb.scheduled_events if not e.deleted] == []
+    msg = event_message(world)
+    going = await world.bob.click(msg, "Going")
+    assert "You're going" in going.content
+    await world.settle()
+    async with world.db.reading() as s:
+        rsvps = (
+            await s.scalars(
+                select(ActivityEvent.user_id).where(ActivityEvent.kind == int(ActivityKind.RSVP))
+            )
+        ).all()
+    assert list(rsvps) == [world.bob.id]  # an RSVP counts as activity
