@@ -3,6 +3,8 @@
 No pyplot: its global figure registry is not safe to use from the worker threads the cogs
 render in (``asyncio.to_thread``), and a Figure of our own is garbage like any object.
 Sized for a phone: wide bars, large type, at most two lines of title.
+
+matplotlib is imported on first use: it is about 40 MiB of a bot that may never draw.
 """
 
 from __future__ import annotations
@@ -11,13 +13,20 @@ import io
 import textwrap
 import warnings
 from collections.abc import Sequence
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from typing import Any
 
 HEARTH_ORANGE = "#e8772e"
 MUTED_BLUE = "#8da0b6"
 INK = "#2b2b2b"
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=110)
+    FigureCanvasAgg(figure)
+    return figure
 
 
 def _wrap(text: str, width: int, lines: int) -> str:
@@ -42,8 +51,7 @@ def poll_results_png(
         raise ValueError("one count per label")
     n = len(labels)
     height = 1.6 + 0.55 * n
-    figure = Figure(figsize=(8, height), dpi=110)
-    FigureCanvasAgg(figure)
+    figure = _figure(8, height)
     ax = figure.add_subplot()
     positions = list(range(n))[::-1]  # first option on top
     colours = [HEARTH_ORANGE if i in winners else MUTED_BLUE for i in range(n)]
@@ -81,8 +89,7 @@ def digest_png(
     """The digest's chart, for a phone: active members per week (bars) with the engagement
     rate (line, right axis); below, each weekly cohort of newcomers and the share of it active
     0..n weeks after joining (a heat map; empty cells are weeks still to come)."""
-    figure = Figure(figsize=(7, 9), dpi=110)
-    FigureCanvasAgg(figure)
+    figure = _figure(7, 9)
     top, bottom = figure.subplots(2, 1, gridspec_kw={"height_ratios": [1, 1.15]})
     positions = list(range(len(weeks)))
     top.bar(positions, active, color=MUTED_BLUE, width=0.65, label="active members")
