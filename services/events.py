@@ -365,7 +365,7 @@ async def search_events(
 
 
 def parse_event_reference(raw: str) -> int:
-    return parse_reference(raw, "event")
+    return parse_reference(raw, "an event")
 
 
 # -- writing --------------------------------------------------------------------------------

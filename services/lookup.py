@@ -11,12 +11,12 @@ from sqlalchemy.sql.elements import ColumnElement
 from services.errors import InvalidInputError
 
 
-def parse_reference(raw: str, noun: str) -> int:
+def parse_reference(raw: str, noun: str) -> int:  # noun with its article: "an event"
     """``12``, ``#12``, or an autocomplete value like ``#12 · Question`` -> 12."""
     match = re.match(r"\s*#?(\d{1,18})\b", raw)
     if match is None:
         raise InvalidInputError(
-            f"I couldn't find a {noun} called {raw[:50]!r}. Pick one from the list as you type, "
+            f"I couldn't find {noun} called {raw[:50]!r}. Pick one from the list as you type, "
             "or give its number, like `12`."
         )
     return int(match.group(1))

@@ -156,7 +156,7 @@ def build_spec(
 
 def parse_poll_reference(raw: str) -> int:
     """What a member typed or autocomplete filled in: ``12``, ``#12``, ``#12 · Question``."""
-    return parse_reference(raw, "poll")
+    return parse_reference(raw, "a poll")
 
 
 def voter_key(secret: bytes, poll_id: int, user_id: int) -> str:
