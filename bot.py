@@ -31,6 +31,7 @@ from cogs._bot import Hearth, redirect_discord
 from models import Database, create_engine, normalize_url
 from models.migrate import upgrade
 from services.activity import ActivityRecorder
+from services.activity_writer import ProcessWriter
 from services.scheduling import ActionRegistry, ActionTicker, utcnow
 from services.settings import Settings, SettingsError
 
@@ -147,7 +148,10 @@ async def open_hearth(
             shard_count=settings.shard_count,
             shard_ids=settings.shard_ids,
         )
-        recorder = ActivityRecorder(db, clock=clock)
+        writer = (
+            ProcessWriter(settings.database_url) if settings.activity_writer == "process" else None
+        )
+        recorder = ActivityRecorder(db, clock=clock, writer=writer)
         bot = Hearth(
             settings=settings,
             db=db,

@@ -261,7 +261,13 @@ async def memory(tmp: Path, sizes: list[int]) -> list[dict[str, Any]]:
             url = f"sqlite+aiosqlite:///{tmp / f'mem{size}.db'}"
             worker, ready = await start_worker(sb, app, "idle", url)
             await worker.finish()
-        rows.append({"members": ready["members"], "rss_mib": ready["rss_mib"]})
+        rows.append(
+            {
+                "members": ready["members"],
+                "rss_mib": ready["rss_mib"],
+                "writer_rss_mib": ready.get("writer_rss_mib", 0.0),
+            }
+        )
     return rows
 
 
@@ -280,7 +286,8 @@ def report(
         "## Ingestion, responsiveness, memory (`bench/ingest.py`)",
         "",
         f"Machine: {machine(discord_version=True)}. Bot in its own process against the sandbox "
-        "in the benchmark process, SQLite database.",
+        "in the benchmark process, SQLite database, activity batches written by the writer "
+        "process (`ACTIVITY_WRITER=process`, the default).",
         "",
         f"Reproduce: `.venv/bin/python -m bench.ingest --events {args.events} "
         f"--naive-events {args.naive_events}`",
@@ -315,9 +322,13 @@ def report(
         f"{ok(resp['stall_max_ms'] <= 100)}. Latency is measured from the member's side (the "
         "sandbox dispatching the interaction to the answer arriving).",
         "",
-        "| Members in cache | Resident memory |",
-        "|---:|---:|",
-        *[f"| {m['members']:,} | {m['rss_mib']:.0f} MiB |" for m in mem],
+        "| Members in cache | Bot process | Activity writer process | Together |",
+        "|---:|---:|---:|---:|",
+        *[
+            f"| {m['members']:,} | {m['rss_mib']:.0f} MiB | {m['writer_rss_mib']:.0f} MiB "
+            f"| {m['rss_mib'] + m['writer_rss_mib']:.0f} MiB |"
+            for m in mem
+        ],
     ]
     if len(mem) >= 2:
         per = (mem[-1]["rss_mib"] - mem[1]["rss_mib"]) / max(

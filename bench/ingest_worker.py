@@ -27,9 +27,16 @@ from services.settings import Settings
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def rss_mib() -> float:
-    with open("/proc/self/statm") as f:
+def rss_mib(pid: int | str = "self") -> float:
+    with open(f"/proc/{pid}/statm") as f:
         return int(f.read().split()[1]) * PAGE / 2**20
+
+
+def writer_rss_mib(bot: Any) -> float:
+    """The activity writer process's memory (ACTIVITY_WRITER=process), 0 without one."""
+    writer = bot.recorder.writer
+    proc = getattr(writer, "_proc", None)
+    return rss_mib(proc.pid) if proc is not None and proc.returncode is None else 0.0
 
 
 def emit(**data: Any) -> None:
@@ -82,7 +89,12 @@ async def main() -> int:
         await asyncio.sleep(1.0)
         gc.collect()
         members = sum(len(g.members) for g in bot.guilds)
-        emit(ready=True, rss_mib=round(rss_mib(), 1), members=members)
+        emit(
+            ready=True,
+            rss_mib=round(rss_mib(), 1),
+            writer_rss_mib=round(writer_rss_mib(bot), 1),
+            members=members,
+        )
         monitor = StallMonitor()
         stall_task = asyncio.create_task(monitor.run())
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Index, Integer, SmallInteger
+from sqlalchemy import BigInteger, Date, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -50,6 +50,17 @@ class ActivityEvent(Base):
     # One index: raw events are written per event and read only by guild and time (pruning,
     # audits). Per-member questions are answered from the rollups.
     __table_args__ = (Index("ix_activity_event_guild_time", "guild_id", "occurred_at"),)
+
+
+class ActivityBatch(Base):
+    """One row per batch the recorder wrote, in the batch's own transaction: a batch retried
+    after an unknown outcome (its writer process died before acknowledging) is skipped if it
+    was in fact committed. Pruned with the raw events."""
+
+    __tablename__ = "activity_batch"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ActivityBlock(Base):

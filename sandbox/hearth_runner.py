@@ -39,6 +39,9 @@ def sandbox_settings(
         discord_gateway_url=sb.gateway_url,
         dev_guild_id=dev_guild.id if dev_guild is not None else None,
         scheduler_tick_seconds=0.2,
+        # In-process activity writes: a writer process per start would slow every test; the
+        # writer process has tests of its own (tests/services/test_activity_writer.py).
+        activity_writer="inline",
         # A fixed key is fine here: the sandbox's data is throwaway. Real deployments make one.
         secret_key=Secret("sandbox-only-secret-key-not-for-real-use"),
     )

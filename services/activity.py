@@ -14,6 +14,10 @@ content). Records wait in a bounded buffer and are written in one transaction pe
    newly active and talking days added to ``active_days`` and ``talk_days``;
 5. each member's ``last_active_day`` moved forward.
 
+With a ``writer`` (services.activity_writer.ProcessWriter, the default in production) the
+same ``_write`` runs in a process of its own; each batch carries an id written in the same
+transaction (``activity_batch``), so a retried batch is never written twice.
+
 The buffer is flushed at least every ``flush_interval`` seconds, when it reaches
 ``batch_size``, and on close (SIGTERM loses nothing; a hard kill loses at most the unflushed
 second). When it holds ``max_buffer`` records, ``put`` waits for a flush: a burst slows the
@@ -25,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -39,6 +44,7 @@ from models import (
     PASSIVE_KINDS,
     ROLLUP_COLUMN,
     TALK_COUNTERS,
+    ActivityBatch,
     ActivityBlock,
     ActivityDaily,
     ActivityEvent,
@@ -145,8 +151,14 @@ class ActivityRecorder:
         max_buffer: int = 50_000,
         flush_interval: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
+        writer: Any | None = None,
     ) -> None:
         self.db = db
+        # A ProcessWriter (services.activity_writer) writes batches in a process of its own;
+        # None: written here.
+        self.writer = writer
+        self._tz_names: dict[int, str] = {}  # zones set here, passed on to the writer
+        self._pending: tuple[str, int] | None = None  # (id, size) of the batch being written
         self.batch_size = batch_size
         self.max_buffer = max_buffer
         self.flush_interval = flush_interval
@@ -184,6 +196,7 @@ class ActivityRecorder:
 
     def set_timezone(self, guild_id: int, tz: ZoneInfo) -> None:
         self._timezones[guild_id] = tz
+        self._tz_names[guild_id] = tz.key
 
     # -- producing -----------------------------------------------------------------------------
 
@@ -240,6 +253,8 @@ class ActivityRecorder:
 
     async def start(self) -> None:
         await self.load_exclusions()
+        if self.writer is not None:
+            await self.writer.start()
         if self._task is None:
             self._closing = False
             self._task = asyncio.create_task(self._run(), name="activity-recorder")
@@ -263,6 +278,8 @@ class ActivityRecorder:
             else:
                 self._hand_out_space()
                 await asyncio.sleep(0)  # handlers handed a slot put their record in
+        if self.writer is not None:
+            await self.writer.close()
 
     async def _run(self) -> None:
         while not self._closing:
@@ -276,16 +293,23 @@ class ActivityRecorder:
     async def flush(self) -> int:
         """Write up to ``batch_size`` buffered records in one transaction; returns how many."""
         async with self._flush_lock:
-            batch = self._buffer[: self.batch_size]
-            if not batch:
+            # A batch that failed is retried as the same batch (same records, same id), so a
+            # write whose outcome was unknown is not written twice.
+            if self._pending is None:
+                size = min(len(self._buffer), self.batch_size)
+                self._pending = (uuid.uuid4().hex, size) if size else None
+            if self._pending is None:
                 self._hand_out_space()
                 return 0
+            batch_id, size = self._pending
+            batch = self._buffer[:size]
             try:
-                await self._write(batch)
+                await self._write(batch, batch_id)
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("writing %d activity records failed; will retry", len(batch))
                 return 0
+            self._pending = None
             del self._buffer[: len(batch)]
             self.recorded += len(batch)
             self.last_error = None
@@ -315,10 +339,24 @@ class ActivityRecorder:
     def _day(self, guild_id: int, moment: datetime) -> date:
         return moment.astimezone(self._timezones[guild_id]).date()
 
-    async def _write(self, batch: list[Record]) -> None:
+    async def _write(self, batch: list[Record], batch_id: str) -> None:
+        if self.writer is not None:
+            if self.writer.alive:
+                await self.writer.write(batch, batch_id, dict(self._tz_names))
+                return
+            log.error("the activity writer process is gone: writing activity in-process")
+            self.writer = None
         activity = [r for r in batch if isinstance(r, ActivityRecord)]
         membership = [r for r in batch if isinstance(r, MembershipRecord)]
         async with self.db.writing() as session:
+            first_time = await session.execute(
+                dialect_insert(session)(ActivityBatch)
+                .values(id=batch_id, written_at=self.clock())
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+            if not getattr(first_time, "rowcount", 1):
+                log.warning("activity batch %s was already written; skipped", batch_id)
+                return
             await self._timezone_map(session, {r.guild_id for r in batch})
             # Membership first: a newcomer's member row exists before their first message
             # of the same batch moves its last_active_day.
@@ -566,6 +604,7 @@ async def prune_raw_events(session: AsyncSession, *, now: datetime, keep_days: i
     cutoff = now - timedelta(days=keep_days)
     result = await session.execute(delete(ActivityEvent).where(ActivityEvent.occurred_at < cutoff))
     await session.execute(delete(ActivityBlock).where(ActivityBlock.block < block_of(cutoff)))
+    await session.execute(delete(ActivityBatch).where(ActivityBatch.written_at < cutoff))
     return int(getattr(result, "rowcount", 0))
 
 

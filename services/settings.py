@@ -70,6 +70,9 @@ class Settings:
     migrate_on_start: bool = True
     scheduler_tick_seconds: float = 2.0
     activity_retention_days: int = 90
+    # Where activity batches are written: "process" (a writer process of its own, which uses
+    # a core the bot's main thread cannot) or "inline" (in the bot's process).
+    activity_writer: str = "process"
     # Keys the hashes that stand for members in anonymous polls. Never stored in the database:
     # without it, the ballots of an open anonymous poll cannot be tied back to anyone.
     secret_key: Secret = field(default_factory=lambda: Secret(""))
@@ -135,6 +138,11 @@ class Settings:
                 "ACTIVITY_RETENTION_DAYS", get("ACTIVITY_RETENTION_DAYS"), minimum=7
             )
             or 90,
+            activity_writer=_parse_choice(
+                "ACTIVITY_WRITER",
+                (get("ACTIVITY_WRITER") or "process").lower(),
+                ("process", "inline"),
+            ),
             secret_key=Secret(_parse_secret_key(get("SECRET_KEY"))),
         )
 

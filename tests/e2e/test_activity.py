@@ -166,3 +166,30 @@ async def test_sigterm_mid_burst_loses_nothing(
     finally:
         await db.dispose()
     assert events == total and messages == total, err.decode()[-3000:]
+
+
+async def test_activity_through_the_writer_process(world: World) -> None:
+    """As `bot.py run` does by default (ACTIVITY_WRITER=process): the same numbers."""
+    from dataclasses import replace
+
+    from sqlalchemy import func, select
+
+    from models import ActivityDaily, ActivityEvent
+    from sandbox.hearth_runner import running_hearth
+
+    await world._runner.__aexit__(None, None, None)
+    settings = replace(world.bot.settings, activity_writer="process")
+    world._runner = running_hearth(world.sb, settings, clock=world.clock)
+    world.bot = await world._runner.__aenter__()
+    assert world.bot.recorder.writer is not None and world.bot.recorder.writer.alive
+    for i in range(30):
+        await world.alice.say(world.general, f"hello {i}")
+    await world.bob.say(world.general, "hi")
+    await world.settle()
+    async with world.db.reading() as s:
+        events = await s.scalar(select(func.count()).select_from(ActivityEvent))
+        messages = await s.scalar(select(func.sum(ActivityDaily.messages)))
+    assert events == 31 and messages == 31
+    writer = world.bot.recorder.writer
+    await world.restart()  # closing hands the writer its last batch, then stops it
+    assert not writer.alive
