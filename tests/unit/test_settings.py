@@ -100,3 +100,11 @@ def test_secret_key_is_optional_long_and_never_shown() -> None:
         Settings.from_mapping({"SECRET_KEY": "too-short"})
     assert short.value.variable == "SECRET_KEY" and "secrets.token_urlsafe" in str(short.value)
     assert "too-short" not in str(short.value)
+
+
+def test_activity_writer_is_a_process_unless_told_inline() -> None:
+    assert Settings.from_mapping({}).activity_writer == "process"
+    assert Settings.from_mapping({"ACTIVITY_WRITER": "Inline"}).activity_writer == "inline"
+    with pytest.raises(SettingsError) as bad:
+        Settings.from_mapping({"ACTIVITY_WRITER": "thread"})
+    assert bad.value.variable == "ACTIVITY_WRITER"
