@@ -373,16 +373,6 @@ class EventsCog(commands.Cog):
             )
             dms = await members.dm_status(session, guild_id=guild_id, user_id=member.id)
         result = receipt.result
-        if result.previous is None:
-            await self.bot.recorder.put(
-                ActivityRecord(
-                    guild_id,
-                    member.id,
-                    ActivityKind.RSVP,
-                    interaction.created_at,
-                    channel_id=result.event.post_channel_id,
-                )
-            )
         lines = [render.promotion_text(*n) for n in notices if n[0] != event_id]
         lines.append(render.receipt_text(receipt, now=now))
         view = None
@@ -397,6 +387,16 @@ class EventsCog(commands.Cog):
         )
         if result.changed:
             self.refresher.touch(guild_id, event_id)
+        if result.previous is None:
+            await self.bot.recorder.put(
+                ActivityRecord(
+                    guild_id,
+                    member.id,
+                    ActivityKind.RSVP,
+                    interaction.created_at,
+                    channel_id=result.event.post_channel_id,
+                )
+            )
         await self._tell_promoted(guild_id, result.event, result.promoted)
 
     async def _tell_promoted(

@@ -177,11 +177,11 @@ class PollsCog(commands.Cog):
                 add=add,
                 replace=replace,
             )
-        if receipt.first_vote:
-            await self._record_vote(interaction, receipt.poll)
         await interaction.response.send_message(render.receipt_text(receipt), ephemeral=True)
         if receipt.changed:
             self.updater.touch(guild_id, poll_id)
+        if receipt.first_vote:  # after the answer: a full buffer must not delay the receipt
+            await self._record_vote(interaction, receipt.poll)
 
     async def _record_vote(
         self, interaction: discord.Interaction, poll: polls.PollSnapshot
