@@ -31,7 +31,8 @@ class DebouncedRefresher(Generic[T]):
         self.load = load
         self.edit = edit
         self.interval = interval
-        self._pending: dict[int, asyncio.Task[None]] = {}
+        self._pending: dict[int, asyncio.Task[None]] = {}  # waiting for their turn
+        self._tasks: set[asyncio.Task[None]] = set()  # all, waiting or editing
         self._last_edit: dict[int, float] = {}
         self._locks: dict[int, asyncio.Lock] = {}
 
@@ -45,6 +46,8 @@ class DebouncedRefresher(Generic[T]):
         wait = max(0.0, self._last_edit.get(entity_id, 0.0) + self.interval - loop.time())
         task = asyncio.create_task(self._edit_after(guild_id, entity_id, wait))
         self._pending[entity_id] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _edit_after(self, guild_id: int, entity_id: int, wait: float) -> None:
         try:
@@ -66,7 +69,9 @@ class DebouncedRefresher(Generic[T]):
         self._locks.pop(entity_id, None)
 
     async def close(self) -> None:
-        tasks = list(self._pending.values())
+        """Stop every update, including one reading or editing right now: nothing may hold a
+        database session once the bot's engine is disposed."""
+        tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

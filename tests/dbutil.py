@@ -81,6 +81,14 @@ async def _migrate(url: str) -> None:
 async def truncate_all(db: Database) -> None:
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     async with db.engine.begin() as conn:
+        # A session a previous test left behind (a bot stopped mid-transaction) would hold
+        # its locks until the socket closes, and TRUNCATE would wait for it forever.
+        await conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
