@@ -376,39 +376,36 @@ def action_key(event_id: int, what: str) -> str:
 
 
 async def _schedule_for(
-    session: AsyncSession, event: Event, settings: EventSettings, now: datetime
+    session: AsyncSession, event: Event, settings: EventSettings, now: datetime, suffix: str = ""
 ) -> None:
+    """Reminders still ahead, the attendance window's opening and closing. ``suffix`` makes
+    the keys new when an edit reschedules (cancelled rows keep the old keys)."""
     for minutes in settings.reminders:
         due = event.starts_at - timedelta(minutes=minutes)
         if due > now:
             await schedule_action(
                 session,
                 kind=REMIND_ACTION,
-                key=action_key(event.id, f"remind:{minutes}"),
+                key=action_key(event.id, f"remind:{minutes}{suffix}"),
                 due_at=due,
                 now=now,
                 guild_id=event.guild_id,
                 entity_id=event.id,
                 payload={"minutes_before": minutes},
             )
-    await schedule_action(
-        session,
-        kind=OPEN_ACTION,
-        key=action_key(event.id, "open"),
-        due_at=max(now, event.starts_at - WINDOW_BEFORE),
-        now=now,
-        guild_id=event.guild_id,
-        entity_id=event.id,
-    )
-    await schedule_action(
-        session,
-        kind=CLOSE_ACTION,
-        key=action_key(event.id, "close"),
-        due_at=event.ends_at + WINDOW_AFTER,
-        now=now,
-        guild_id=event.guild_id,
-        entity_id=event.id,
-    )
+    for kind, what, due in (
+        (OPEN_ACTION, "open", max(now, event.starts_at - WINDOW_BEFORE)),
+        (CLOSE_ACTION, "close", event.ends_at + WINDOW_AFTER),
+    ):
+        await schedule_action(
+            session,
+            kind=kind,
+            key=action_key(event.id, f"{what}{suffix}"),
+            due_at=due,
+            now=now,
+            guild_id=event.guild_id,
+            entity_id=event.id,
+        )
 
 
 async def _cancel_scheduled(session: AsyncSession, event_id: int, now: datetime) -> None:
@@ -758,32 +755,7 @@ async def edit_event(
         )
         stamp = f"{int(starts_at.timestamp())}:{generation}"
         settings = await get_event_settings(session, guild_id)
-        for minutes in settings.reminders:
-            due = starts_at - timedelta(minutes=minutes)
-            if due > now:
-                await schedule_action(
-                    session,
-                    kind=REMIND_ACTION,
-                    key=action_key(event.id, f"remind:{minutes}:{stamp}"),
-                    due_at=due,
-                    now=now,
-                    guild_id=guild_id,
-                    entity_id=event.id,
-                    payload={"minutes_before": minutes},
-                )
-        for kind, what, due in (
-            (OPEN_ACTION, "open", max(now, starts_at - WINDOW_BEFORE)),
-            (CLOSE_ACTION, "close", event.ends_at + WINDOW_AFTER),
-        ):
-            await schedule_action(
-                session,
-                kind=kind,
-                key=action_key(event.id, f"{what}:{stamp}"),
-                due_at=due,
-                now=now,
-                guild_id=guild_id,
-                entity_id=event.id,
-            )
+        await _schedule_for(session, event, settings, now, suffix=f":{stamp}")
     if event.capacity is None or changes.capacity is not None:
         promoted = await _promote(session, event, now)
     else:

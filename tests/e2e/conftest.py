@@ -62,6 +62,16 @@ class World:
         while self.bot.recorder.buffered:
             await self.bot.recorder.flush()
 
+    async def other_server(self) -> Guild:
+        """A second server Hearth is in, with its commands synced there too."""
+        other = self.sb.create_guild("Elsewhere", owner_name="stranger")
+        other.create_channel("general")
+        await self.sb.wait_for(lambda: self.bot.get_guild(other.id), 10)
+        elsewhere = discord.Object(other.id)
+        self.bot.tree.copy_global_to(guild=elsewhere)
+        await self.bot.tree.sync(guild=elsewhere)
+        return other
+
     async def restart(self) -> None:
         """Stop Hearth and start it again on the same database (a deploy, a crash)."""
         await self._runner.__aexit__(None, None, None)

@@ -8,7 +8,6 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import discord
 from icalendar import Calendar
 from sqlalchemy import func, select
 
@@ -311,12 +310,7 @@ async def test_bad_input_is_refused_and_nothing_is_created(world: World) -> None
 async def test_another_servers_event_is_not_found(world: World) -> None:
     await create(world)
     event_id = str(await last_event_id(world))
-    other = world.sb.create_guild("Elsewhere", owner_name="stranger")
-    other.create_channel("general")
-    await world.sb.wait_for(lambda: world.bot.get_guild(other.id), 10)
-    elsewhere = discord.Object(other.id)
-    world.bot.tree.copy_global_to(guild=elsewhere)
-    await world.bot.tree.sync(guild=elsewhere)
+    other = await world.other_server()
     reply = await other.owner.slash("event cancel", event=event_id)
     assert reply.ephemeral and "can't find event" in reply.content
 

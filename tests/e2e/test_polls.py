@@ -7,7 +7,6 @@ import csv
 import io
 from typing import Any
 
-import discord
 from sqlalchemy import func, select
 
 from models import ActivityEvent, ActivityKind, Poll, ScheduledAction
@@ -322,12 +321,7 @@ async def test_autocomplete_and_list(world: World) -> None:
 async def test_another_servers_poll_is_not_found(world: World) -> None:
     msg = await create(world)
     poll_id = str(await only_poll_id(world))
-    other = world.sb.create_guild("Elsewhere", owner_name="stranger")
-    other.create_channel("general")
-    await world.sb.wait_for(lambda: world.bot.get_guild(other.id), 10)
-    elsewhere = discord.Object(other.id)
-    world.bot.tree.copy_global_to(guild=elsewhere)
-    await world.bot.tree.sync(guild=elsewhere)
+    other = await world.other_server()
     reply = await other.owner.slash("poll close", poll=poll_id)
     assert reply.ephemeral and "can't find poll" in reply.content
     assert "closed" not in msg.embeds[0]["title"]
