@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -113,6 +114,85 @@ async def test_bots_are_not_recorded_and_membership_changes_are(world: World) ->
     assert bot_member is not None and bot_member.is_bot
 
 
+def _bot_env(sb: Sandbox, app: Any, guild: Any, database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_"))}
+    return env | {
+        "DISCORD_TOKEN": app.token,
+        "DATABASE_URL": database_url,
+        "DISCORD_API_BASE": sb.api_base,
+        "DISCORD_GATEWAY_URL": sb.gateway_url,
+        "DEV_GUILD_ID": str(guild.id),
+        "LOG_LEVEL": "INFO",
+    }
+
+
+async def test_a_hard_kill_loses_at_most_the_last_second(
+    sandbox: Sandbox, clean_database_url: str, tmp_path: Path
+) -> None:
+    """SIGKILL (no shutdown at all): what was flushed is there, and the writer process,
+    its pipe closed, finishes its batch and exits rather than linger as an orphan."""
+    sb = sandbox
+    app = sb.create_bot("Hearth")
+    guild = sb.create_guild("Kill")
+    channel = guild.create_channel("general")
+    members = [guild.add_member(f"m{i}") for i in range(10)]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "bot.py"),
+        "run",
+        cwd=tmp_path,
+        env=_bot_env(sb, app, guild, clean_database_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        await sb.wait_until_connected(app, timeout=30)
+        await sb.wait_for(lambda: app.guild_commands.get(guild.id), timeout=30)
+        writers = _writer_pids(proc.pid)
+        assert writers, "bot.py run starts its activity writer process"
+        for i in range(500):
+            await members[i % 10].say(channel, "x")
+        await members[0].slash("hearth about", answer_timeout=30)  # all handled
+        await asyncio.sleep(2.5)  # more than a flush interval: all of it flushed
+        proc.kill()
+        await proc.wait()
+        for _ in range(100):  # the writer sees its pipe close and exits
+            if not _alive(writers):
+                break
+            await asyncio.sleep(0.05)
+        assert not _alive(writers)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    from models import Database, create_engine
+
+    db = Database.from_engine(create_engine(clean_database_url))
+    try:
+        async with db.reading() as s:
+            events = await s.scalar(select(func.count()).select_from(ActivityEvent))
+    finally:
+        await db.dispose()
+    assert events == 500
+
+
+def _alive(pids: list[int]) -> bool:
+    return any(os.path.exists(f"/proc/{pid}") for pid in pids)
+
+
+def _writer_pids(parent: int) -> list[int]:
+    pids = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+            cmdline = (status.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if f"PPid:\t{parent}\n" in text and b"services.activity_writer" in cmdline:
+            pids.append(int(status.parent.name))
+    return pids
+
+
 async def test_sigterm_mid_burst_loses_nothing(
     sandbox: Sandbox, clean_database_url: str, tmp_path: Path
 ) -> None:
@@ -122,15 +202,7 @@ async def test_sigterm_mid_burst_loses_nothing(
     guild = sb.create_guild("Burst")
     channel = guild.create_channel("general")
     members = [guild.add_member(f"m{i}") for i in range(20)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_"))}
-    env |= {
-        "DISCORD_TOKEN": app.token,
-        "DATABASE_URL": clean_database_url,
-        "DISCORD_API_BASE": sb.api_base,
-        "DISCORD_GATEWAY_URL": sb.gateway_url,
-        "DEV_GUILD_ID": str(guild.id),
-        "LOG_LEVEL": "INFO",
-    }
+    env = _bot_env(sb, app, guild, clean_database_url)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(ROOT / "bot.py"),
