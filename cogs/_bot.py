@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import discord
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -19,8 +20,8 @@ from discord.ext import commands
 import cogs
 from cogs._errors import HearthTree, NotModeratorError
 from models import Database
-from services import guilds
-from services.activity import ActivityRecorder
+from services import digest, guilds
+from services.activity import ActivityRecorder, ensure_guild_row
 from services.scheduling import ActionRegistry, ActionTicker, utcnow
 from services.settings import Settings
 
@@ -186,6 +187,17 @@ class Hearth(commands.Bot):
             except Exception:
                 log.exception("shutdown hook %r failed", hook)
         await self.recorder.close()
+
+    async def set_server_timezone(self, guild_id: int, name: str) -> str:
+        """The server's time zone (weeks, event times, the digest's send time): saved, the
+        digest rescheduled to the new wall clock, the recorder told. Returns the zone's name."""
+        now = self.clock()
+        async with self.db.writing() as session:
+            await ensure_guild_row(session, guild_id, now)
+            zone = await guilds.set_timezone(session, guild_id=guild_id, name=name, now=now)
+            await digest.set_schedule(session, guild_id=guild_id, now=now)
+        self.recorder.set_timezone(guild_id, ZoneInfo(zone))
+        return zone
 
     async def is_moderator(self, member: discord.Member) -> bool:
         """Manage Server (or admin), or the server's configured moderator role.

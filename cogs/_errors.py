@@ -23,7 +23,7 @@ class NotModeratorError(app_commands.CheckFailure):
     """The member is not a moderator of this server."""
 
 
-def _permission_names(perms: list[str]) -> str:
+def permission_names(perms: list[str]) -> str:
     names = [p.replace("_", " ").replace("guild", "server").title() for p in perms]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
@@ -50,10 +50,10 @@ def describe_error(error: BaseException) -> tuple[str, bool]:
             False,
         )
     if isinstance(original, app_commands.MissingPermissions):
-        names = _permission_names(original.missing_permissions)
+        names = permission_names(original.missing_permissions)
         return f"You need the **{names}** permission to use this.", False
     if isinstance(original, app_commands.BotMissingPermissions):
-        names = _permission_names(original.missing_permissions)
+        names = permission_names(original.missing_permissions)
         return f"I need the **{names}** permission here to do that. Ask a server admin.", False
     if isinstance(original, app_commands.CommandOnCooldown):
         again = discord.utils.utcnow() + timedelta(seconds=original.retry_after)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
 import discord
 from discord import app_commands
@@ -12,7 +12,8 @@ from discord.ext import commands
 from sqlalchemy import text
 
 from cogs._bot import VERSION, Hearth, moderator_only
-from services import digest, guilds
+from cogs._checks import require_bot_can_post
+from services import guilds
 from services.errors import InvalidInputError
 from services.scheduling import scheduler_health
 
@@ -117,13 +118,7 @@ class HearthCog(commands.Cog):
         assert interaction.guild is not None
         now = self.bot.clock()
         await self.bot.remember_guild(interaction.guild)
-        async with self.bot.db.writing() as session:
-            name = await guilds.set_timezone(
-                session, guild_id=interaction.guild.id, name=zone, now=now
-            )
-            # The digest goes out at a wall-clock time in this zone: reschedule it.
-            await digest.set_schedule(session, guild_id=interaction.guild.id, now=now)
-        self.bot.recorder.set_timezone(interaction.guild.id, ZoneInfo(name))
+        name = await self.bot.set_server_timezone(interaction.guild.id, zone)
         await interaction.response.send_message(
             f"This server's time zone is now **{name}**: weeks start on Monday at 00:00 there, "
             f"and it is {discord.utils.format_dt(now, 't')} for you right now.",
@@ -157,15 +152,8 @@ class HearthCog(commands.Cog):
                 "see (digests are for the people running the community)."
             )
         if channel is not None:
-            mine = channel.permissions_for(interaction.guild.me)
             needed = ("view_channel", "send_messages", "embed_links", "attach_files")
-            missing = [p for p in needed if not getattr(mine, p)]
-            if missing:
-                names = " and ".join(f"**{p.replace('_', ' ').title()}**" for p in missing)
-                raise InvalidInputError(
-                    f"I can't post in {channel.mention}: I need {names} there (give my role "
-                    "access to the channel), then try again."
-                )
+            require_bot_can_post(channel, interaction.guild.me, needed, "digests")
         async with self.bot.db.writing() as session:
             saved = await guilds.set_moderation(
                 session,

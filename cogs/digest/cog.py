@@ -221,10 +221,9 @@ class DigestCog(commands.Cog):
         guild = self._guild(interaction)
         at = digest.parse_clock(time) if time else None
         now = self.bot.clock()
+        if timezone:
+            await self.bot.set_server_timezone(guild.id, timezone)
         async with self.bot.db.writing() as session:
-            if timezone:
-                zone = await guilds.set_timezone(session, guild_id=guild.id, name=timezone, now=now)
-                self.bot.recorder.set_timezone(guild.id, guilds.parse_timezone(zone))
             schedule = await digest.set_schedule(
                 session,
                 guild_id=guild.id,

@@ -18,12 +18,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._bot import Hearth, moderator_only
+from cogs._checks import guild_member, require_bot_can_post
 from cogs._refresh import DebouncedRefresher
 from cogs.events import render
 from cogs.events.views import DYNAMIC_ITEMS
 from cogs.hearth import zone_choices
 from models import ActivityKind, RsvpStatus
-from services import digest, events, guilds, members
+from services import events, guilds, members
 from services.activity import ActivityRecord
 from services.calendar import event_ics
 from services.errors import InvalidInputError, NotFoundError
@@ -41,12 +42,6 @@ REPEATS = [
     app_commands.Choice(name="every month", value="monthly"),
 ]
 POSTING_PERMISSIONS = ("view_channel", "send_messages", "embed_links")
-
-
-def _member(interaction: discord.Interaction) -> tuple[int, discord.Member]:
-    if interaction.guild_id is None or not isinstance(interaction.user, discord.Member):
-        raise app_commands.NoPrivateMessage()
-    return interaction.guild_id, interaction.user
 
 
 class EventsCog(commands.Cog):
@@ -356,7 +351,7 @@ class EventsCog(commands.Cog):
     async def answer_rsvp(
         self, interaction: discord.Interaction, event_id: int, choice: RsvpStatus
     ) -> None:
-        guild_id, member = _member(interaction)
+        guild_id, member = guild_member(interaction)
         now = self.now
         async with self.bot.db.writing() as session:
             receipt = await events.rsvp(
@@ -417,7 +412,7 @@ class EventsCog(commands.Cog):
                 await events.mark_promotion_seen(session, event_id=event.id, user_ids=told)
 
     async def answer_dm_consent(self, interaction: discord.Interaction, consent: bool) -> None:
-        guild_id, member = _member(interaction)
+        guild_id, member = guild_member(interaction)
         async with self.bot.db.writing() as session:
             await members.set_dm_consent(
                 session, guild_id=guild_id, user_id=member.id, consent=consent, now=self.now
@@ -430,7 +425,7 @@ class EventsCog(commands.Cog):
         await interaction.response.send_message(text, ephemeral=True)
 
     async def check_in(self, interaction: discord.Interaction, event_id: int) -> None:
-        guild_id, member = _member(interaction)
+        guild_id, member = guild_member(interaction)
         async with self.bot.db.writing() as session:
             event, newly = await events.check_in(
                 session,
@@ -485,7 +480,7 @@ class EventsCog(commands.Cog):
         tier: discord.Role | None = None,
         repeat: app_commands.Choice[str] | None = None,
     ) -> None:
-        guild_id, member = _member(interaction)
+        guild_id, member = guild_member(interaction)
         assert interaction.guild is not None
         now = self.now
         zone = await self._zone(guild_id, timezone)
@@ -516,13 +511,7 @@ class EventsCog(commands.Cog):
             raise InvalidInputError(
                 "Create events from a server text channel: the post goes there."
             )
-        mine = target.permissions_for(interaction.guild.me)
-        missing = [p for p in POSTING_PERMISSIONS if not getattr(mine, p)]
-        if missing:
-            names = " and ".join(f"**{p.replace('_', ' ').title()}**" for p in missing)
-            raise InvalidInputError(
-                f"I can't post the event here: I need {names} in {target.mention}."
-            )
+        require_bot_can_post(target, interaction.guild.me, POSTING_PERMISSIONS, "events")
         await interaction.response.defer(ephemeral=True, thinking=True)
         async with self.bot.db.writing() as session:
             created = await events.create_event(
@@ -552,7 +541,7 @@ class EventsCog(commands.Cog):
 
     @event.command(name="list", description="Upcoming events")
     async def list_(self, interaction: discord.Interaction) -> None:
-        guild_id = _member(interaction)[0]
+        guild_id = guild_member(interaction)[0]
         async with self.bot.db.reading() as session:
             upcoming = await events.list_upcoming(session, guild_id=guild_id, now=self.now)
         if not upcoming:
@@ -600,7 +589,7 @@ class EventsCog(commands.Cog):
         location: str | None = None,
         description: str | None = None,
     ) -> None:
-        guild_id, member = _member(interaction)
+        guild_id, member = guild_member(interaction)
         event_id = events.parse_event_reference(event)
         current = await self.read_event(guild_id, event_id)
         now = self.now
@@ -671,7 +660,7 @@ class EventsCog(commands.Cog):
     async def cancel(
         self, interaction: discord.Interaction, event: str, reason: str | None = None
     ) -> None:
-        guild_id, member = _member(interaction)
+        guild_id, member = guild_member(interaction)
         event_id = events.parse_event_reference(event)
         is_mod = await self.bot.is_moderator(member)
         async with self.bot.db.writing() as session:
@@ -695,7 +684,7 @@ class EventsCog(commands.Cog):
     @event.command(name="attendees", description="Who is going, maybe, waitlisted (and came)")
     @app_commands.describe(event="The event (type to search)")
     async def attendees(self, interaction: discord.Interaction, event: str) -> None:
-        guild_id, member = _member(interaction)
+        guild_id, member = guild_member(interaction)
         current = await self.read_event(guild_id, events.parse_event_reference(event))
         embed = discord.Embed(
             title=f"{current.title}: who's coming"[:256],
@@ -721,7 +710,7 @@ class EventsCog(commands.Cog):
     @app_commands.default_permissions(manage_guild=True)
     @moderator_only()
     async def export(self, interaction: discord.Interaction, event: str) -> None:
-        guild_id = _member(interaction)[0]
+        guild_id = guild_member(interaction)[0]
         event_id = events.parse_event_reference(event)
         async with self.bot.db.reading() as session:
             current = await events.get_event(session, guild_id=guild_id, event_id=event_id)
@@ -747,7 +736,7 @@ class EventsCog(commands.Cog):
     @event.command(name="ics", description="An .ics file to add the event to your calendar")
     @app_commands.describe(event="The event (type to search)")
     async def ics(self, interaction: discord.Interaction, event: str) -> None:
-        guild_id = _member(interaction)[0]
+        guild_id = guild_member(interaction)[0]
         current = await self.read_event(guild_id, events.parse_event_reference(event))
         link = (
             f"https://discord.com/channels/{current.guild_id}/{current.post_channel_id}/"
@@ -781,13 +770,8 @@ class EventsCog(commands.Cog):
     @app_commands.default_permissions(manage_guild=True)
     @moderator_only()
     async def timezone_(self, interaction: discord.Interaction, zone: str) -> None:
-        guild_id = _member(interaction)[0]
-        async with self.bot.db.writing() as session:
-            await events.get_event_settings(session, guild_id)
-            name = await guilds.set_timezone(session, guild_id=guild_id, name=zone, now=self.now)
-            # The digest goes out at a wall-clock time in this zone: reschedule it.
-            await digest.set_schedule(session, guild_id=guild_id, now=self.now)
-        self.bot.recorder.set_timezone(guild_id, guilds.parse_timezone(name))
+        guild_id = guild_member(interaction)[0]
+        name = await self.bot.set_server_timezone(guild_id, zone)
         await interaction.response.send_message(
             f"Event times without a time zone are now read in **{name}** (weeks in /stats "
             "and the digest use it too).",
@@ -813,7 +797,7 @@ class EventsCog(commands.Cog):
         attendance_minutes: int | None = None,
         reminders: str | None = None,
     ) -> None:
-        guild_id = _member(interaction)[0]
+        guild_id = guild_member(interaction)[0]
         offsets = None
         if reminders is not None:
             offsets = [

@@ -17,6 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._bot import Hearth, moderator_only
+from cogs._checks import guild_member, require_bot_can_post
 from cogs._refresh import DebouncedRefresher
 from cogs.polls import render
 from cogs.polls.views import DYNAMIC_ITEMS
@@ -164,7 +165,7 @@ class PollsCog(commands.Cog):
         add: int | None = None,
         replace: Sequence[int] | None = None,
     ) -> None:
-        guild_id, member = _member(interaction)
+        guild_id, member = guild_member(interaction)
         async with self.bot.db.writing() as session:
             receipt = await polls.cast_vote(
                 session,
@@ -199,7 +200,7 @@ class PollsCog(commands.Cog):
             await self.bot.recorder.put(record)
 
     async def clear(self, interaction: discord.Interaction, poll_id: int) -> None:
-        guild_id, member = _member(interaction)
+        guild_id, member = guild_member(interaction)
         async with self.bot.db.writing() as session:
             _poll, had_vote = await polls.clear_vote(
                 session,
@@ -240,7 +241,7 @@ class PollsCog(commands.Cog):
         tier: discord.Role | None = None,
         channel: discord.TextChannel | None = None,
     ) -> None:
-        guild_id, member = _member(interaction)
+        guild_id, member = guild_member(interaction)
         assert interaction.guild is not None
         role_id = None if tier is None or tier.is_default() else tier.id
         spec = polls.build_spec(
@@ -289,7 +290,7 @@ class PollsCog(commands.Cog):
     @poll.command(name="close", description="Close a poll now (its creator or a moderator)")
     @app_commands.describe(poll="The poll (type to search)")
     async def close(self, interaction: discord.Interaction, poll: str) -> None:
-        guild_id, member = _member(interaction)
+        guild_id, member = guild_member(interaction)
         poll_id = polls.parse_poll_reference(poll)
         current = await self.read_poll(guild_id, poll_id)
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -322,7 +323,7 @@ class PollsCog(commands.Cog):
     @poll.command(name="results", description="See a poll's results")
     @app_commands.describe(poll="The poll (type to search)")
     async def results(self, interaction: discord.Interaction, poll: str) -> None:
-        guild_id = _member(interaction)[0]
+        guild_id = guild_member(interaction)[0]
         current = await self.read_poll(guild_id, polls.parse_poll_reference(poll))
         if not current.results_visible:
             eligible = eligible_count(interaction.guild, current.voter_role_id)
@@ -354,7 +355,7 @@ class PollsCog(commands.Cog):
 
     @poll.command(name="list", description="Open polls in this server")
     async def list_(self, interaction: discord.Interaction) -> None:
-        guild_id = _member(interaction)[0]
+        guild_id = guild_member(interaction)[0]
         async with self.bot.db.reading() as session:
             open_polls = await polls.list_open_polls(session, guild_id=guild_id)
         if not open_polls:
@@ -387,7 +388,7 @@ class PollsCog(commands.Cog):
     @app_commands.default_permissions(manage_guild=True)
     @moderator_only()
     async def export(self, interaction: discord.Interaction, poll: str) -> None:
-        guild_id = _member(interaction)[0]
+        guild_id = guild_member(interaction)[0]
         poll_id = polls.parse_poll_reference(poll)
         async with self.bot.db.reading() as session:
             current = await polls.get_poll(session, guild_id=guild_id, poll_id=poll_id)
@@ -436,23 +437,10 @@ class PollsCog(commands.Cog):
         return choices
 
 
-def _member(interaction: discord.Interaction) -> tuple[int, discord.Member]:
-    if interaction.guild_id is None or not isinstance(interaction.user, discord.Member):
-        raise app_commands.NoPrivateMessage()
-    return interaction.guild_id, interaction.user
-
-
 def _check_can_post(
     target: discord.TextChannel | discord.Thread, me: discord.Member, member: discord.Member
 ) -> None:
-    mine = target.permissions_for(me)
-    missing = [p for p in POSTING_PERMISSIONS if not getattr(mine, p)]
-    if missing:
-        names = " and ".join(f"**{p.replace('_', ' ').title()}**" for p in missing)
-        raise InvalidInputError(
-            f"I can't post polls in {target.mention}: I need {names} there. A server admin "
-            "can give my role those permissions, or pick another channel."
-        )
+    require_bot_can_post(target, me, POSTING_PERMISSIONS, "polls")
     theirs = target.permissions_for(member)
     if not (theirs.view_channel and theirs.send_messages):
         raise InvalidInputError(
